@@ -1,0 +1,17 @@
+//! Charter's domain: the rules that do not touch a disk or a socket.
+//!
+//! This crate owns identifiers, roles, user-facing value types (usernames, e-mail
+//! addresses, passwords), API-token formats and the audit log's hash chain and
+//! signed checkpoints. Storage (`charter-store`) and HTTP (`charter-server`) build on
+//! it; it depends on neither.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod id;
+pub mod role;
+pub mod time;
+pub mod token;
+pub mod user;
+
+pub use id::{GroupId, TokenId, UserId};
+pub use role::Role;
