@@ -439,8 +439,11 @@ impl Store {
             return Ok(None);
         }
         let cp = Checkpoint::sign(key, head.seq, &head.hash, now_ms());
-        sqlx::query(
-            "INSERT INTO audit_checkpoints (seq, head_hash, created_at, public_key, signature) VALUES ($1, $2, $3, $4, $5)",
+        // Another replica may be signing the same head right now (PostgreSQL runs these
+        // transactions side by side); then its checkpoint stands and this one is moot.
+        let inserted = sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, head_hash, created_at, public_key, signature) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (seq) DO NOTHING",
         )
         .bind(cp.seq)
         .bind(&cp.head_hash)
@@ -448,7 +451,11 @@ impl Store {
         .bind(&cp.public_key)
         .bind(&cp.signature)
         .execute(tx.conn())
-        .await?;
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(None);
+        }
         // A checkpoint records the chain; it is not itself a governed change.
         tx.commit_unaudited("checkpoints sign the chain and live beside it")
             .await?;
