@@ -49,6 +49,8 @@ enum Command {
     Backup(cmd::backup::BackupArgs),
     /// Restore a backup made with `charter backup` (server stopped).
     Restore(cmd::backup::RestoreArgs),
+    /// Ask a running server who you are (uses CHARTER_URL and CHARTER_TOKEN).
+    Whoami,
     /// Measure Charter's speed and print figures.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -84,6 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(c) => c.run(config).await,
         Command::Backup(a) => cmd::backup::backup(config, a).await,
         Command::Restore(a) => cmd::backup::restore(config, a).await,
+        Command::Whoami => cmd::remote::whoami().await,
         Command::Bench(c) => c.run(config).await,
     }
 }

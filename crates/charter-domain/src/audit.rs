@@ -170,6 +170,10 @@ pub enum ChainBreak {
         "checkpoint at #{seq}: event #{seq} is missing; the log ends at #{last} (signed events were deleted or truncated)"
     )]
     Truncated { seq: i64, last: i64 },
+    #[error(
+        "the chain's head row counts {head} events but the log ends at #{last} (the newest events were deleted or truncated)"
+    )]
+    HeadAhead { head: i64, last: i64 },
 }
 
 impl ChainBreak {
@@ -184,6 +188,7 @@ impl ChainBreak {
             | ChainBreak::UnknownKey { seq, .. }
             | ChainBreak::CheckpointMismatch { seq, .. }
             | ChainBreak::Truncated { seq, .. } => *seq,
+            ChainBreak::HeadAhead { last, .. } => *last + 1,
         }
     }
 

@@ -356,6 +356,9 @@ impl Store {
         for cp in &checkpoints {
             cp.verify_signature(trusted)?;
         }
+        // Read the head row before the events: every event it counts is visible to
+        // the scan that follows, so a head ahead of the scan means events were cut off.
+        let head_row = self.audit_head().await?;
         let mut pending = checkpoints.iter().peekable();
         let mut verifier = ChainVerifier::new();
         let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq ASC");
@@ -377,7 +380,7 @@ impl Store {
                 }
                 pending.next();
             }
-            if verifier.checked() % 65_536 == 0 {
+            if verifier.checked().is_multiple_of(65_536) {
                 progress(verifier.checked());
             }
         }
@@ -385,6 +388,13 @@ impl Store {
         if let Some(cp) = pending.next() {
             return Err(ChainBreak::Truncated {
                 seq: cp.seq,
+                last: verifier.last_seq(),
+            }
+            .into());
+        }
+        if head_row.seq > verifier.last_seq() {
+            return Err(ChainBreak::HeadAhead {
+                head: head_row.seq,
                 last: verifier.last_seq(),
             }
             .into());

@@ -70,16 +70,6 @@ pub async fn restore(file: Option<&Path>, args: RestoreArgs) -> anyhow::Result<E
     }
     match Backend::of_url(&options.url)? {
         Backend::Sqlite => {
-            // Check that the backup is a Charter database before replacing anything.
-            let probe = Store::connect(&StoreOptions::new(format!("sqlite://{}?mode=ro", args.input.display())))
-                .await
-                .with_context(|| format!("{} is not a SQLite database", args.input.display()))?;
-            let users = probe
-                .user_count()
-                .await
-                .with_context(|| format!("{} is not a Charter backup", args.input.display()))?;
-            let events = probe.audit_count().await?;
-            probe.close().await;
             let target = config.data_dir.join("charter.db");
             if target.exists() && !args.force {
                 bail!(
@@ -88,14 +78,31 @@ pub async fn restore(file: Option<&Path>, args: RestoreArgs) -> anyhow::Result<E
                 );
             }
             std::fs::create_dir_all(&config.data_dir)?;
-            for suffix in ["-wal", "-shm"] {
-                let side = PathBuf::from(format!("{}{suffix}", target.display()));
-                if side.exists() {
-                    std::fs::remove_file(&side).with_context(|| format!("removing {}", side.display()))?;
-                }
-            }
+            // Copy first, then check the copy is a Charter database before it replaces anything.
             let tmp = config.data_dir.join("charter.db.restoring");
             std::fs::copy(&args.input, &tmp).with_context(|| format!("copying {}", args.input.display()))?;
+            let checked = async {
+                let probe = Store::connect(&StoreOptions::sqlite_file(&tmp)).await?;
+                let counts = async { anyhow::Ok((probe.user_count().await?, probe.audit_count().await?)) }.await;
+                probe.close().await;
+                counts
+            }
+            .await;
+            let (users, events) = match checked {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e.context(format!("{} is not a Charter backup", args.input.display())));
+                }
+            };
+            for suffix in ["-wal", "-shm"] {
+                for base in [&target, &tmp] {
+                    let side = PathBuf::from(format!("{}{suffix}", base.display()));
+                    if side.exists() {
+                        std::fs::remove_file(&side).with_context(|| format!("removing {}", side.display()))?;
+                    }
+                }
+            }
             std::fs::rename(&tmp, &target)?;
             println!(
                 "restored {} ({users} users, {events} audit events) into {}",

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod bench;
 pub mod config;
 pub mod group;
+pub mod remote;
 pub mod serve;
 pub mod token;
 pub mod user;

@@ -90,6 +90,15 @@ pub async fn add(state: &AppState, ctx: &charter_store::AuditContext, group: &Gr
     Ok(())
 }
 
+/// Remove a member (shared by the API and the admin pages).
+pub async fn remove(state: &AppState, ctx: &charter_store::AuditContext, group: &Group, user: &str) -> ApiResult<()> {
+    let user = find_user(state, user).await?;
+    let mut tx = state.store.begin().await?;
+    charter_store::group::remove_member(&mut tx, ctx, group, &user).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[utoipa::path(get, path = "/groups", tag = "groups", responses((status = 200, body = Vec<GroupResponse>)),
     security(("token" = []), ("basic" = []), ("session" = [])))]
 pub async fn list_groups(State(state): State<AppState>, _caller: Caller) -> ApiResult<Json<Vec<GroupResponse>>> {
@@ -151,9 +160,6 @@ pub async fn remove_member(
     Path((id, user_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let group = find_group(&state, &id).await?;
-    let user = find_user(&state, &user_id).await?;
-    let mut tx = state.store.begin().await?;
-    charter_store::group::remove_member(&mut tx, &admin.caller().audit(), &group, &user).await?;
-    tx.commit().await?;
+    remove(&state, &admin.caller().audit(), &group, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -181,6 +181,16 @@ pub async fn update(
     Ok(updated)
 }
 
+/// An admin may not lock themselves out (shared by the API and the admin pages).
+pub fn check_self_change(actor: &User, user: &User, req: &UpdateUserRequest) -> ApiResult<()> {
+    if user.id == actor.id && (req.disabled == Some(true) || req.role.as_deref().is_some_and(|r| r != "admin")) {
+        return Err(ApiError::conflict(
+            "you cannot disable yourself or remove your own admin role; ask another admin",
+        ));
+    }
+    Ok(())
+}
+
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = UpdateUserRequest,
     params(("id" = String, Path, description = "User id (`usr_…`) or username")),
     responses((status = 200, body = UserResponse), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)),
@@ -192,13 +202,7 @@ pub async fn update_user(
     ApiJson(req): ApiJson<UpdateUserRequest>,
 ) -> ApiResult<Json<UserResponse>> {
     let user = find_user(&state, &id).await?;
-    if user.id == admin.caller().user.id
-        && (req.disabled == Some(true) || req.role.as_deref().is_some_and(|r| r != "admin"))
-    {
-        return Err(ApiError::conflict(
-            "you cannot disable yourself or remove your own admin role; ask another admin",
-        ));
-    }
+    check_self_change(&admin.caller().user, &user, &req)?;
     Ok(Json(UserResponse::from(
         &update(&state, &admin.caller().audit(), &user, req).await?,
     )))

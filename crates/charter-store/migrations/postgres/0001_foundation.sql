@@ -4,7 +4,7 @@
 
 CREATE TABLE users (
     id            TEXT PRIMARY KEY,
-    username      TEXT NOT NULL UNIQUE,
+    username      TEXT COLLATE "C" NOT NULL UNIQUE,
     display_name  TEXT NOT NULL,
     email         TEXT NOT NULL,
     password_hash TEXT,
@@ -16,7 +16,7 @@ CREATE TABLE users (
 
 CREATE TABLE user_groups (
     id          TEXT PRIMARY KEY,
-    name        TEXT NOT NULL UNIQUE,
+    name        TEXT COLLATE "C" NOT NULL UNIQUE,
     description TEXT NOT NULL,
     created_at  BIGINT NOT NULL
 );

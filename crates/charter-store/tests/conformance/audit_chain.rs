@@ -79,7 +79,7 @@ async fn checkpoints_sign_the_head_once(db: &TestDb) {
         db.store.checkpoint(&db.key).await.unwrap().is_none(),
         "nothing new to sign"
     );
-    assert_eq!(db.store.checkpoints().await.unwrap(), [first.clone()]);
+    assert_eq!(db.store.checkpoints().await.unwrap(), std::slice::from_ref(&first));
     // A checkpoint is not itself an audited change.
     assert_eq!(db.store.audit_count().await.unwrap(), 2);
 

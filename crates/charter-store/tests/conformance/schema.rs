@@ -152,7 +152,7 @@ async fn postgres_schema(db: &TestDb) -> (Schema, Vec<String>) {
 #[tokio::test]
 async fn sqlite_and_postgres_have_the_same_tables_and_columns() {
     harness::run_on_both(
-        "schema::sqlite_and_postgres_have_the_same_tables_and_columns",
+        concat!(module_path!(), "::sqlite_and_postgres_have_the_same_tables_and_columns"),
         async |sqlite, pg| {
             assert_eq!(sqlite.backend(), Backend::Sqlite);
             assert_eq!(pg.backend(), Backend::Postgres);

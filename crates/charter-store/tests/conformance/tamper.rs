@@ -21,6 +21,7 @@ on_every_backend!(
     a_forged_event_in_the_middle_breaks_the_next_link,
     a_rehashed_chain_contradicts_its_checkpoint,
     truncation_below_the_last_checkpoint_is_found,
+    a_truncated_unsigned_tail_is_caught_by_the_head_row_unless_it_is_rewound_too,
     an_altered_checkpoint_signature_is_found,
     a_different_key_does_not_vouch_for_the_checkpoints,
 );
@@ -202,6 +203,25 @@ async fn truncation_below_the_last_checkpoint_is_found(db: &TestDb) {
     let b = break_of(db).await;
     assert_eq!(b, ChainBreak::Truncated { seq: 10, last: 8 });
     assert!(b.to_string().contains("truncated"), "{b}");
+}
+
+async fn a_truncated_unsigned_tail_is_caught_by_the_head_row_unless_it_is_rewound_too(db: &TestDb) {
+    seed(db, 5).await;
+    db.store.checkpoint(&db.key).await.unwrap().expect("a checkpoint at #5");
+    db.user("late1", Role::Viewer).await;
+    db.user("late2", Role::Viewer).await;
+    db.drop_append_only_triggers().await;
+    db.exec("DELETE FROM audit_events WHERE seq > 5").await;
+
+    // The head row still counts #7, so verify reports the cut at once…
+    assert_eq!(break_of(db).await, ChainBreak::HeadAhead { head: 7, last: 5 });
+    // …but an attacker who also rewinds the head row leaves a chain that verifies:
+    // events after the newest checkpoint are vouched for by the chain alone (what
+    // `unsigned_tail` warns about, and exported checkpoints close).
+    db.exec("UPDATE audit_head SET seq = 5, hash = (SELECT hash FROM audit_events WHERE seq = 5) WHERE id = 1")
+        .await;
+    let report = verify(db).await.unwrap();
+    assert_eq!((report.events, report.unsigned_tail()), (5, 0));
 }
 
 async fn an_altered_checkpoint_signature_is_found(db: &TestDb) {

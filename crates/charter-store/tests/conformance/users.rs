@@ -17,6 +17,8 @@ on_every_backend!(
     tokens_are_found_by_secret_and_revoked_once,
     sessions_start_end_and_die_with_a_disabled_user,
     one_transaction_records_each_of_its_changes,
+    users_and_groups_are_listed_in_byte_order,
+    a_new_password_ends_every_session,
 );
 
 async fn users_are_created_listed_and_found(db: &TestDb) {
@@ -189,7 +191,7 @@ async fn tokens_are_found_by_secret_and_revoked_once(db: &TestDb) {
     assert!(tok.is_active(now_ms()));
 
     let listed = db.store.tokens_of(ann.id).await.unwrap();
-    assert_eq!(listed, [tok.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&tok));
     let (found, owner) = db
         .store
         .token_by_secret(&secret)
@@ -207,6 +209,12 @@ async fn tokens_are_found_by_secret_and_revoked_once(db: &TestDb) {
             .unwrap()
             .is_none()
     );
+
+    // Recording use is bookkeeping: it leaves no audit event.
+    db.store.touch_token(&tok).await.unwrap();
+    let touched = db.store.token(tok.id).await.unwrap();
+    assert!(touched.last_used_at.is_some_and(|t| t >= tok.created_at));
+    assert_eq!(db.store.audit_count().await.unwrap(), 2);
 
     let mut tx = db.store.begin().await.unwrap();
     let revoked = token::revoke(&mut tx, &ctx, &tok).await.unwrap();
@@ -328,6 +336,67 @@ async fn sessions_start_end_and_die_with_a_disabled_user(db: &TestDb) {
     }
     assert_eq!(events[5].target_id, bob.id.to_string());
     assert_eq!(events[5].actor_name, "admin");
+
+    // An expired session is gone for the user at once, and purged without an event.
+    let stale = NewSession {
+        expires_at: now_ms() - 1,
+        ..new_session(&"c".repeat(64), &bob)
+    };
+    let mut tx = db.store.begin().await.unwrap();
+    session::create(&mut tx, &as_user(&bob), stale).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(db.store.session(&"c".repeat(64)).await.unwrap().is_none());
+    assert_eq!(db.store.purge_expired_sessions().await.unwrap(), 1);
+    assert_eq!(db.store.purge_expired_sessions().await.unwrap(), 0);
+    assert_eq!(db.store.audit_count().await.unwrap(), 8);
+}
+
+async fn a_new_password_ends_every_session(db: &TestDb) {
+    let bob = db.user("bob", Role::Practitioner).await;
+    for id in ["d", "e"] {
+        let mut tx = db.store.begin().await.unwrap();
+        session::create(&mut tx, &as_user(&bob), new_session(&id.repeat(64), &bob))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+    let mut tx = db.store.begin().await.unwrap();
+    user::set_password(&mut tx, &as_user(&bob), bob.id, hash).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let (found, stored) = db.store.user_with_password("bob").await.unwrap();
+    assert_eq!(found.id, bob.id);
+    assert_eq!(stored.as_deref(), Some(hash));
+    for id in ["d", "e"] {
+        assert!(db.store.session(&id.repeat(64)).await.unwrap().is_none());
+    }
+    let events = db.events().await;
+    let changed = events.last().unwrap();
+    assert_eq!(changed.action, "user.password_changed");
+    assert!(
+        !changed.payload.contains("argon2"),
+        "the hash is not recorded: {}",
+        changed.payload
+    );
+}
+
+/// Lists come out in the same order on every backend: byte order, as SQLite sorts.
+/// (A PostgreSQL database with a linguistic collation, such as `en_US.UTF-8`, sorts
+/// `a-c` after `ab` and fails here.)
+async fn users_and_groups_are_listed_in_byte_order(db: &TestDb) {
+    let names = ["ab", "a_z", "a1", "a.b", "a-c", "b"];
+    for name in names {
+        db.user(name, Role::Viewer).await;
+        db.group(&db.system, name).await;
+    }
+    let mut sorted = names;
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["a-c", "a.b", "a1", "a_z", "ab", "b"]);
+    let users = db.store.users().await.unwrap();
+    assert_eq!(users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), sorted);
+    let groups = db.store.groups().await.unwrap();
+    assert_eq!(groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), sorted);
 }
 
 async fn one_transaction_records_each_of_its_changes(db: &TestDb) {
