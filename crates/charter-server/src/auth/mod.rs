@@ -143,7 +143,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<AuthOutcome>() {
             Some(AuthOutcome::Authenticated(c)) => Ok((**c).clone()),
-            Some(AuthOutcome::Failed(e)) => Err(ApiError::new(e.status, e.code, e.message.clone())),
+            Some(AuthOutcome::Failed(e)) => Err(ApiError {
+                retry_after: e.retry_after,
+                ..ApiError::new(e.status, e.code, e.message.clone())
+            }),
             _ => Err(ApiError::unauthenticated(
                 "sign in, or send an API token as `Authorization: Bearer chr_…` (or Basic user:password)",
             )),
@@ -311,8 +314,10 @@ pub async fn verify_credentials(
     password: &str,
     meta: &RequestMeta,
 ) -> Result<User, ApiError> {
-    if let Some(id) = state.basic_cache.get(username, password)
-        && let Ok(user) = state.store.user(id).await
+    if let Some((id, verified_hash)) = state.basic_cache.get(username, password)
+        && let Ok((user, Some(stored_hash))) = state.store.user_with_password(username).await
+        && user.id == id
+        && stored_hash == verified_hash
         && !user.disabled
     {
         return Ok(user);
@@ -329,9 +334,9 @@ pub async fn verify_credentials(
     let phc = found.as_ref().and_then(|(_, h)| h.clone());
     let ok = password::verify_password_async(password.to_owned(), phc).await;
     match found {
-        Some((user, _)) if ok && !user.disabled => {
+        Some((user, Some(stored_hash))) if ok && !user.disabled => {
             state.limiter.record_success(username);
-            state.basic_cache.put(username, password, user.id);
+            state.basic_cache.put(username, password, user.id, &stored_hash);
             Ok(user)
         }
         _ => {
@@ -382,10 +387,14 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
                     },
                     meta: meta.clone(),
                 };
-                if is_unsafe(&parts.method) {
+                // Signing in does not use the session, so a stale cookie from another
+                // tab must not stand in its way (SameSite=Lax guards sign-in posts).
+                let signing_in = matches!(parts.uri.path(), "/login" | "/api/v1/auth/login");
+                if is_unsafe(&parts.method) && !signing_in {
                     match check_csrf(&parts, body, &s.csrf_token).await {
                         Ok(b) => body = b,
-                        Err(e) => return e.into_response(),
+                        Err(e) if parts.uri.path().starts_with("/api/") => return e.into_response(),
+                        Err(e) => return csrf_page(&e),
                     }
                 }
                 AuthOutcome::Authenticated(Box::new(caller))
@@ -434,6 +443,16 @@ async fn check_csrf(parts: &Parts, body: Body, expected: &str) -> Result<Body, A
         Some(got) if matches(&got) => Ok(Body::from(bytes)),
         _ => Err(refused()),
     }
+}
+
+/// A refused browser form gets a page a person can act on, not JSON.
+fn csrf_page(e: &ApiError) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Form expired · Charter</title></head>\
+         <body><main><h1>This form has expired</h1><p>{}</p><p><a href=\"/\">Back to Charter</a></p></main></body></html>",
+        e.message.replace('&', "&amp;").replace('<', "&lt;")
+    );
+    (e.status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
 fn form_urlencoded_field(bytes: &[u8], name: &str) -> Option<String> {

@@ -52,10 +52,13 @@ fn dummy_hash() -> &'static str {
 /// Recently verified `Authorization: Basic` credentials. Clients such as MLflow's
 /// send the password with every request; verifying argon2 each time would cost
 /// tens of milliseconds per call. Entries are keyed by a BLAKE3 hash of the
-/// credentials (never the password itself) and live for one minute.
+/// credentials (never the password itself) and live for one minute. Each entry
+/// remembers the stored hash the password was verified against: it vouches only
+/// while that is still the user's hash, so a password changed elsewhere (another
+/// replica, the CLI) ends it at once.
 #[derive(Default)]
 pub struct BasicCache {
-    entries: Mutex<HashMap<String, (UserId, Instant)>>,
+    entries: Mutex<HashMap<String, (UserId, String, Instant)>>,
 }
 
 const BASIC_TTL: Duration = Duration::from_secs(60);
@@ -69,21 +72,23 @@ impl BasicCache {
         h.finalize().to_hex().to_string()
     }
 
-    pub fn get(&self, username: &str, password: &str) -> Option<UserId> {
+    /// The user these credentials were verified for, and the stored password hash
+    /// they were verified against.
+    pub fn get(&self, username: &str, password: &str) -> Option<(UserId, String)> {
         let key = Self::key(username, password);
         let entries = self.entries.lock().expect("cache lock");
         entries
             .get(&key)
-            .filter(|(_, at)| at.elapsed() < BASIC_TTL)
-            .map(|(id, _)| *id)
+            .filter(|(_, _, at)| at.elapsed() < BASIC_TTL)
+            .map(|(id, phc, _)| (*id, phc.clone()))
     }
 
-    pub fn put(&self, username: &str, password: &str, user: UserId) {
+    pub fn put(&self, username: &str, password: &str, user: UserId, phc: &str) {
         let mut entries = self.entries.lock().expect("cache lock");
         if entries.len() > 10_000 {
-            entries.retain(|_, (_, at)| at.elapsed() < BASIC_TTL);
+            entries.retain(|_, (_, _, at)| at.elapsed() < BASIC_TTL);
         }
-        entries.insert(Self::key(username, password), (user, Instant::now()));
+        entries.insert(Self::key(username, password), (user, phc.to_owned(), Instant::now()));
     }
 
     /// Forget every cached credential of a user (password changed, user disabled).
@@ -91,7 +96,7 @@ impl BasicCache {
         self.entries
             .lock()
             .expect("cache lock")
-            .retain(|_, (id, _)| *id != user);
+            .retain(|_, (id, _, _)| *id != user);
     }
 }
 
