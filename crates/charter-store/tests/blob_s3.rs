@@ -10,7 +10,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Create a bucket with a bare `PUT /bucket` (moto accepts unsigned requests).
 async fn create_bucket(endpoint: &str, bucket: &str) {
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = tokio::net::TcpStream::connect(host).await.expect("the S3 endpoint accepts connections");
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .expect("the S3 endpoint accepts connections");
     let request = format!("PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
@@ -38,12 +40,22 @@ async fn blobs_round_trip_through_an_s3_compatible_server() {
 
     // 20 MiB in 1 MiB chunks: several multipart parts, never held whole by the store.
     let chunks: Vec<Result<Bytes, std::io::Error>> = (0..20u8).map(|i| Ok(Bytes::from(vec![i; 1024 * 1024]))).collect();
-    let stored = store.put_stream("evidence/bdl_1/model-card.bin", futures::stream::iter(chunks)).await.unwrap();
+    let stored = store
+        .put_stream("evidence/bdl_1/model-card.bin", futures::stream::iter(chunks))
+        .await
+        .unwrap();
     assert_eq!(stored.size, 20 * 1024 * 1024);
 
     let back = store.get_bytes("evidence/bdl_1/model-card.bin").await.unwrap();
-    assert_eq!(hex::encode(Sha256::digest(&back)), stored.sha256, "the bytes that come back are the bytes that went in");
-    assert_eq!(store.list("evidence").await.unwrap(), vec![("evidence/bdl_1/model-card.bin".to_owned(), stored.size)]);
+    assert_eq!(
+        hex::encode(Sha256::digest(&back)),
+        stored.sha256,
+        "the bytes that come back are the bytes that went in"
+    );
+    assert_eq!(
+        store.list("evidence").await.unwrap(),
+        vec![("evidence/bdl_1/model-card.bin".to_owned(), stored.size)]
+    );
 
     store.delete("evidence/bdl_1/model-card.bin").await.unwrap();
     assert!(store.list("evidence").await.unwrap().is_empty());
@@ -51,6 +63,9 @@ async fn blobs_round_trip_through_an_s3_compatible_server() {
 }
 
 fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{:x}{:x}", nanos, std::process::id())
 }

@@ -158,7 +158,10 @@ async fn bench_audit(events: u64, batch: u64, url: Option<String>) -> anyhow::Re
 /// Start a server in-process on a random port with a fresh SQLite database, an
 /// admin and a token. Returns the base URL and the token.
 async fn start_server(dir: &Path) -> anyhow::Result<(String, String)> {
-    let config = Config { data_dir: dir.to_path_buf(), ..Config::default() };
+    let config = Config {
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
     let state = charter_server::open(config).await?;
     let ctx = AuditContext::system("bench");
     let admin = charter_server::api::user::create(
