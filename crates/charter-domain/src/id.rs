@@ -85,6 +85,50 @@ prefixed_id!(
     /// One audit event.
     AuditEventId, "evt_", "audit event"
 );
+prefixed_id!(
+    /// A project: a namespace with members, where bundles live.
+    ProjectId, "prj_", "project"
+);
+prefixed_id!(
+    /// A policy (all its versions).
+    PolicyId, "pol_", "policy"
+);
+prefixed_id!(
+    /// One version of a policy.
+    PolicyVersionId, "pov_", "policy version"
+);
+prefixed_id!(
+    /// A governed bundle.
+    BundleId, "bdl_", "bundle"
+);
+prefixed_id!(
+    /// One revision of one answer in an evidence notebook.
+    AnswerId, "ans_", "answer"
+);
+prefixed_id!(
+    /// Something attached to a bundle: a model version, a file, an app, a check result.
+    AttachmentId, "att_", "attachment"
+);
+prefixed_id!(
+    /// One approval of one stage of one policy on one bundle.
+    ApprovalId, "apr_", "approval"
+);
+prefixed_id!(
+    /// A finding: an issue standing in the way of compliance.
+    FindingId, "fnd_", "finding"
+);
+prefixed_id!(
+    /// A comment on a finding.
+    CommentId, "cmt_", "comment"
+);
+prefixed_id!(
+    /// A waiver: an accepted deviation with an expiry.
+    WaiverId, "wvr_", "waiver"
+);
+prefixed_id!(
+    /// A task on someone's list.
+    TaskId, "tsk_", "task"
+);
 
 #[cfg(test)]
 mod tests {

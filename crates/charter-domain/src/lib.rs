@@ -8,10 +8,14 @@
 
 pub mod audit;
 pub mod id;
+pub mod policy;
 pub mod role;
 pub mod time;
 pub mod token;
 pub mod user;
 
-pub use id::{GroupId, TokenId, UserId};
+pub use id::{
+    AnswerId, ApprovalId, AttachmentId, AuditEventId, BundleId, CommentId, FindingId, GroupId, PolicyId,
+    PolicyVersionId, ProjectId, TaskId, TokenId, UserId, WaiverId,
+};
 pub use role::Role;

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds to wait before retrying (429/503).
     pub retry_after: Option<u64>,
+    /// Structured detail for errors with parts (every lint diagnostic of a policy).
+    pub details: Option<serde_json::Value>,
 }
 
 /// The wire shape of an error.
@@ -28,6 +30,10 @@ pub struct ErrorDetail {
     pub code: String,
     /// A sentence saying what was wrong and where.
     pub message: String,
+    /// Structured detail, where the error has parts (e.g. every lint diagnostic of a policy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -37,6 +43,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            details: None,
         }
     }
 
@@ -71,6 +78,12 @@ impl ApiError {
         }
     }
 
+    /// The same error with structured detail attached.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -91,6 +104,7 @@ impl ApiError {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message.clone(),
+                details: self.details.clone(),
             },
         }
     }

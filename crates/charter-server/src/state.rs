@@ -10,6 +10,7 @@ use charter_store::{BlobStore, Store};
 use crate::auth::limiter::LoginLimiter;
 use crate::auth::password::BasicCache;
 use crate::config::Config;
+use crate::governance::PolicyCache;
 
 /// Shared state: cheap to clone.
 #[derive(Clone)]
@@ -22,6 +23,7 @@ pub struct Inner {
     pub audit_key: AuditKey,
     pub limiter: LoginLimiter,
     pub basic_cache: BasicCache,
+    pub policies: PolicyCache,
     pub started_at: Instant,
 }
 
@@ -35,6 +37,7 @@ impl AppState {
             audit_key,
             limiter,
             basic_cache: BasicCache::default(),
+            policies: PolicyCache::default(),
             started_at: Instant::now(),
         }))
     }

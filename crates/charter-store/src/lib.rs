@@ -8,11 +8,17 @@
 //! same transaction as the change.
 #![forbid(unsafe_code)]
 
+pub mod approval;
 pub mod audit;
 pub mod backup;
 pub mod blob;
+pub mod bundle;
+pub mod finding;
 pub mod group;
+pub mod policy;
+pub mod project;
 pub mod session;
+pub mod task;
 pub mod token;
 pub mod user;
 
@@ -235,6 +241,14 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Parse a stored id, turning a malformed one into a decode error.
+pub(crate) fn decode_id<T: std::str::FromStr<Err = charter_domain::id::IdError>>(
+    text: String,
+) -> Result<T, StoreError> {
+    text.parse()
+        .map_err(|e: charter_domain::id::IdError| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
 }
 
 /// A database URL with any password replaced, for messages and logs.
