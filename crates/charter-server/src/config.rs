@@ -216,9 +216,15 @@ impl Default for LogConfig {
     }
 }
 
-/// Environment variables with a `CHARTER_` prefix that are not server settings
-/// (the CLI's remote target, the test suite's Postgres URL, the config file path).
-const NOT_SETTINGS: &[&str] = &["url", "token", "test_postgres_url", "config", "bench_postgres_url"];
+/// Environment variables with a `CHARTER_` prefix that are not server settings:
+/// the CLI's remote target and config file, and anything for tests, benchmarks and
+/// CI (`CHARTER_TEST_*`, `CHARTER_BENCH_*`, `CHARTER_CI_*`).
+const NOT_SETTINGS: &[&str] = &["url", "token", "config"];
+const NOT_SETTINGS_PREFIXES: &[&str] = &["test_", "bench_", "ci_"];
+
+fn is_setting(key: &str) -> bool {
+    !NOT_SETTINGS.contains(&key) && !NOT_SETTINGS_PREFIXES.iter().any(|p| key.starts_with(p))
+}
 
 /// Flat names kept for convenience: `CHARTER_DATABASE_URL` and friends.
 fn env_key(key: &str) -> String {
@@ -263,7 +269,7 @@ impl Config {
             }
         }
         let env = env
-            .filter(|k| !NOT_SETTINGS.contains(&k.as_str().to_ascii_lowercase().as_str()))
+            .filter(|k| is_setting(&k.as_str().to_ascii_lowercase()))
             .map(|k| env_key(&k.as_str().to_ascii_lowercase()).into());
         fig = fig.merge(env);
         let config: Config = fig.extract().map_err(|e| ConfigError(describe_figment(e)))?;
@@ -511,6 +517,8 @@ mod tests {
                 ("CHARTER_DATABASE_URL", "postgres://u:pw@h/db"),
                 ("CHARTER_SERVER__BIND", "0.0.0.0:9000"),
                 ("CHARTER_URL", "http://ignored"),
+                ("CHARTER_TEST_S3_ENDPOINT", "http://ignored"),
+                ("CHARTER_BENCH_POSTGRES_URL", "postgres://ignored"),
             ],
             None,
         )
