@@ -51,9 +51,50 @@ enum Command {
     Restore(cmd::backup::RestoreArgs),
     /// Ask a running server who you are (uses CHARTER_URL and CHARTER_TOKEN).
     Whoami,
+    /// Policies: lint, test and diff files; apply, publish, retire on a server.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCommand),
+    /// Projects on a server.
+    #[command(subcommand)]
+    Project(cmd::project::ProjectCommand),
+    /// Governed bundles on a server: create, answer, copy, review, approve, complete.
+    #[command(subcommand)]
+    Bundle(cmd::bundle::BundleCommand),
+    /// Findings on a server.
+    #[command(subcommand)]
+    Finding(cmd::bundle::FindingCommand),
+    /// Your tasks on a server.
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// Gates on a server.
+    #[command(subcommand)]
+    Gate(GateCommand),
     /// Measure Charter's speed and print figures.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TaskCommand {
+    /// Approvals to give, findings assigned, answers to confirm.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GateCommand {
+    /// May this action happen now? Exit 0 when allowed, 3 when blocked.
+    Check {
+        #[arg(long)]
+        project: String,
+        /// `start_app`, `promote_model`, …
+        #[arg(long)]
+        action: String,
+        #[arg(long)]
+        target: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -87,6 +128,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(a) => cmd::backup::backup(config, a).await,
         Command::Restore(a) => cmd::backup::restore(config, a).await,
         Command::Whoami => cmd::remote::whoami().await,
+        Command::Policy(c) => c.run().await,
+        Command::Project(c) => c.run().await,
+        Command::Bundle(c) => c.run().await,
+        Command::Finding(c) => c.run().await,
+        Command::Task(TaskCommand::List { json }) => cmd::bundle::tasks(json).await,
+        Command::Gate(GateCommand::Check {
+            project,
+            action,
+            target,
+        }) => cmd::bundle::gate_check(&project, &action, target.as_deref()).await,
         Command::Bench(c) => c.run(config).await,
     }
 }

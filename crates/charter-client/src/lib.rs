@@ -11,7 +11,12 @@ use serde::de::DeserializeOwned;
 pub enum ClientError {
     /// Charter answered with its error body.
     #[error("{message} ({status} {code})")]
-    Api { status: u16, code: String, message: String },
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        details: Option<serde_json::Value>,
+    },
     /// Charter could not be reached or answered something that is not Charter's.
     #[error("cannot reach Charter at {url}: {reason}")]
     Transport { url: String, reason: String },
@@ -89,6 +94,10 @@ impl Client {
                 status: status.as_u16(),
                 code,
                 message,
+                details: parsed
+                    .as_ref()
+                    .map(|v| v["error"]["details"].clone())
+                    .filter(|d| !d.is_null()),
             }),
             _ => Err(ClientError::Transport {
                 url: url.to_owned(),
@@ -107,6 +116,12 @@ impl Client {
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
         let url = self.url(path);
         self.send(self.http.post(&url).json(body), &url).await
+    }
+
+    /// `PUT /api/v1{path}` with a JSON body.
+    pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, ClientError> {
+        let url = self.url(path);
+        self.send(self.http.put(&url).json(body), &url).await
     }
 
     /// `PATCH /api/v1{path}` with a JSON body.

@@ -3,8 +3,11 @@
 pub mod audit;
 pub mod backup;
 pub mod bench;
+pub mod bundle;
 pub mod config;
 pub mod group;
+pub mod policy;
+pub mod project;
 pub mod remote;
 pub mod serve;
 pub mod token;
