@@ -10,6 +10,7 @@ pub mod audit;
 pub mod id;
 pub mod policy;
 pub mod role;
+pub mod sheet;
 pub mod time;
 pub mod token;
 pub mod user;

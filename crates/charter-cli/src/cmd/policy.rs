@@ -254,6 +254,33 @@ impl PolicyCommand {
 }
 
 fn import_sheet(file: &Path, output: Option<&Path>, name: Option<String>) -> anyhow::Result<ExitCode> {
-    let _ = (file, output, name);
-    anyhow::bail!("import-sheet is not built yet")
+    use charter_domain::sheet::{SheetFormat, import_sheet};
+    let ext = file.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
+    let format = SheetFormat::from_extension(&ext)
+        .ok_or_else(|| anyhow::anyhow!("{}: use a .xlsx, .ods or .csv file", file.display()))?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let imported = import_sheet(&bytes, format, &name.unwrap_or_else(|| stem(file)));
+    for p in &imported.problems {
+        if p.row == 0 {
+            eprintln!("{}: {}", file.display(), p.message);
+        } else {
+            eprintln!("{}: row {}: {}", file.display(), p.row, p.message);
+        }
+    }
+    if imported.yaml.is_empty() {
+        anyhow::bail!("no question could be imported from {}", file.display());
+    }
+    match output {
+        Some(path) => {
+            std::fs::write(path, &imported.yaml).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "wrote a draft policy to {} ({} row(s) left out); lint it with `charter policy lint {}`",
+                path.display(),
+                imported.problems.iter().filter(|p| p.row > 0).count(),
+                path.display()
+            );
+        }
+        None => print!("{}", imported.yaml),
+    }
+    Ok(ExitCode::SUCCESS)
 }
