@@ -80,7 +80,32 @@ impl Policy {
         expr::with_cel_stack(|| self.evaluate_on_stack(answers))
     }
 
+    /// Evaluate, then again without the answers of questions that turned out hidden,
+    /// until nothing more hides: an answer to a question that a later change hid (say,
+    /// "which special categories?" after "personal data?" went from Yes to No) must not
+    /// keep steering classification or visibility. Converges in at most one round per
+    /// question; capped for safety.
     fn evaluate_on_stack(&self, answers: &Answers) -> Evaluation {
+        let mut considered = answers.clone();
+        for _ in 0..=self.inputs().count().min(64) {
+            let eval = self.evaluate_once(&considered);
+            let stale: Vec<String> = eval
+                .hidden_inputs
+                .iter()
+                .filter(|id| considered.given(id).is_some())
+                .cloned()
+                .collect();
+            if stale.is_empty() {
+                return eval;
+            }
+            for id in stale {
+                considered.remove(&id);
+            }
+        }
+        self.evaluate_once(&considered)
+    }
+
+    fn evaluate_once(&self, answers: &Answers) -> Evaluation {
         let mut eval = Evaluation::default();
         let inputs: Vec<&Input> = self.inputs().collect();
 

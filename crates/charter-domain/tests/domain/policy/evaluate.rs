@@ -307,3 +307,40 @@ stages:
     assert_eq!(eval.issues.len(), 1);
     assert_eq!(eval.issues[0].subject, "visibility of Local.s");
 }
+
+#[test]
+fn answers_to_questions_that_became_hidden_no_longer_classify() {
+    let yaml = r#"
+classification:
+  artifacts: [pd, sc]
+  rule: 'has(inputs.sc) && inputs.sc == "Yes" ? "High" : "Low"'
+stages:
+  - name: Intake
+    evidenceSet:
+      - id: Local.data
+        name: Data
+        definition:
+          - artifactType: input
+            id: pd
+            aliasForClassification: pd
+            details: {type: radio, label: Personal data?, options: ["Yes", "No"]}
+          - artifactType: input
+            id: sc
+            aliasForClassification: sc
+            details:
+              type: radio
+              label: Special categories?
+              options: ["Yes", "No"]
+              conditionalDisplay: {dependsOn: pd, showIfValue: "Yes"}
+"#;
+    let policy = charter_domain::policy::lint(yaml).policy.expect("lints clean");
+    let mut answers = charter_domain::policy::Answers::new();
+    answers.insert("pd", charter_domain::policy::AnswerValue::Text("Yes".into()));
+    answers.insert("sc", charter_domain::policy::AnswerValue::Text("Yes".into()));
+    assert_eq!(policy.evaluate(&answers).classification.as_deref(), Some("High"));
+    // The earlier answer changes: the follow-up hides, and its stale answer stops counting.
+    answers.insert("pd", charter_domain::policy::AnswerValue::Text("No".into()));
+    let eval = policy.evaluate(&answers);
+    assert!(eval.hidden_inputs.iter().any(|i| i == "sc"));
+    assert_eq!(eval.classification.as_deref(), Some("Low"));
+}
