@@ -144,11 +144,13 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sign the audit chain's head now and then, and clean up expired sessions.
+/// Sign the audit chain's head now and then, clean up expired sessions, and run the
+/// governance jobs (lapsed conditions, waiver and approval expiry) every minute.
 pub fn spawn_background_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut checkpoint = tokio::time::interval(Duration::from_secs(state.config.audit.checkpoint_interval_secs));
         let mut sessions = tokio::time::interval(Duration::from_secs(3600));
+        let mut governance_jobs = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
                 _ = checkpoint.tick() => {
@@ -156,6 +158,12 @@ pub fn spawn_background_jobs(state: AppState) -> tokio::task::JoinHandle<()> {
                         Ok(Some(cp)) => tracing::info!(seq = cp.seq, "signed an audit checkpoint"),
                         Ok(None) => {}
                         Err(e) => tracing::error!(error = %e, "could not sign an audit checkpoint"),
+                    }
+                }
+                _ = governance_jobs.tick() => {
+                    let report = governance::jobs::run_due(&state, charter_domain::time::now_ms()).await;
+                    if !report.is_empty() {
+                        tracing::info!(?report, "governance jobs ran");
                     }
                 }
                 _ = sessions.tick() => {

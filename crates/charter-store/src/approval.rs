@@ -329,3 +329,21 @@ pub async fn set_approvers(
         ..seen.clone()
     })
 }
+
+/// Serialize decisions on one policy of one bundle until the transaction ends: the
+/// first statement of a decision, so that the stage it then computes from the
+/// approvals sees every decision committed before it (a row lock on PostgreSQL;
+/// SQLite's write lock already serializes writers).
+pub async fn lock_standing(tx: &mut WriteTx, bundle: BundleId, policy: PolicyId) -> Result<(), StoreError> {
+    let locked =
+        sqlx::query("UPDATE bundle_policies SET current_stage = current_stage WHERE bundle_id = $1 AND policy_id = $2")
+            .bind(bundle.to_string())
+            .bind(policy.to_string())
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+    if locked == 0 {
+        return Err(StoreError::NotFound(format!("policy {policy} on bundle {bundle}")));
+    }
+    Ok(())
+}

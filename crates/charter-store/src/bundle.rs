@@ -250,6 +250,17 @@ impl Store {
         rows.iter().map(answer_from_row).collect()
     }
 
+    /// One attachment by id.
+    pub async fn attachment(&self, id: AttachmentId) -> Result<Attachment, StoreError> {
+        let sql = format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("attachment {id}")))?;
+        attachment_from_row(&row)
+    }
+
     pub async fn attachments(&self, bundle: BundleId) -> Result<Vec<Attachment>, StoreError> {
         let sql = format!("SELECT {ATTACHMENT_COLUMNS} FROM attachments WHERE bundle_id = $1 ORDER BY created_at, id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -538,8 +549,41 @@ pub async fn add_attachment(
     copied_from: Option<String>,
     by: &User,
 ) -> Result<Attachment, StoreError> {
+    add_attachment_with_id(
+        tx,
+        ctx,
+        AttachmentId::new(),
+        bundle,
+        kind,
+        name,
+        reference,
+        blob,
+        copied_from,
+        by,
+    )
+    .await
+}
+
+/// [`add_attachment`] under an id chosen beforehand: an upload's blob key names its
+/// attachment, so the id exists before the row does.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "an attachment has that many facts; a struct would only rename them"
+)]
+pub async fn add_attachment_with_id(
+    tx: &mut WriteTx,
+    ctx: &AuditContext,
+    id: AttachmentId,
+    bundle: BundleId,
+    kind: &str,
+    name: &str,
+    reference: serde_json::Value,
+    blob: Option<(&str, &str, i64)>,
+    copied_from: Option<String>,
+    by: &User,
+) -> Result<Attachment, StoreError> {
     let att = Attachment {
-        id: AttachmentId::new(),
+        id,
         bundle_id: bundle,
         kind: kind.to_owned(),
         name: name.to_owned(),

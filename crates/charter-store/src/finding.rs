@@ -237,6 +237,17 @@ impl Store {
             .collect()
     }
 
+    /// A waiver by id.
+    pub async fn waiver(&self, id: WaiverId) -> Result<Waiver, StoreError> {
+        let sql = format!("SELECT {WAIVER_COLUMNS} FROM waivers WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("waiver {id}")))?;
+        waiver_from_row(&row)
+    }
+
     /// Waivers, newest first; of one bundle when given.
     pub async fn waivers(&self, bundle: Option<BundleId>) -> Result<Vec<Waiver>, StoreError> {
         let rows = match bundle {

@@ -18,6 +18,7 @@ pub mod group;
 pub mod policy;
 pub mod project;
 pub mod session;
+pub mod sod;
 pub mod task;
 pub mod token;
 pub mod user;

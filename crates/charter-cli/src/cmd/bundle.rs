@@ -96,22 +96,39 @@ fn value_of(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
 }
 
+/// The approval a decision names, as the server has it now (with its `version`).
 async fn resolve_approval(c: &charter_client::Client, d: &Decision) -> anyhow::Result<Value> {
-    let Some(bundle) = &d.bundle else {
-        anyhow::ensure!(
-            d.approval.starts_with("apr_"),
-            "name the approval by id (apr_…) or pass --bundle with its name"
-        );
-        return Ok(json!({ "id": d.approval, "version": Value::Null }));
+    let id = match &d.bundle {
+        None => {
+            anyhow::ensure!(
+                d.approval.starts_with("apr_"),
+                "name the approval by id (apr_…) or pass --bundle with its name"
+            );
+            d.approval.clone()
+        }
+        Some(bundle) => {
+            let notebook: Value = c.get(&format!("/bundles/{}", seg(bundle))).await?;
+            let found: Vec<&Value> = notebook["policies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|p| p["stages"].as_array().into_iter().flatten())
+                .flat_map(|s| s["approvals"].as_array().into_iter().flatten())
+                .filter(|a| a["id"] == d.approval.as_str() || a["name"] == d.approval.as_str())
+                .collect();
+            match found.as_slice() {
+                [one] => one["id"].as_str().unwrap_or_default().to_owned(),
+                [] => anyhow::bail!("bundle {bundle} has no approval `{}`", d.approval),
+                _ => anyhow::bail!(
+                    "bundle {bundle} has several approvals named `{}`; use its id (apr_…)",
+                    d.approval
+                ),
+            }
+        }
     };
-    let approvals: Value = c.get(&format!("/bundles/{}/approvals", seg(bundle))).await?;
-    approvals
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|a| a["id"] == d.approval.as_str() || a["name"] == d.approval.as_str())
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("bundle {bundle} has no approval `{}`", d.approval))
+    let detail: Value = c.get(&format!("/approvals/{}", seg(&id))).await?;
+    // The detail carries the approval's fields at the top level, with its `version`.
+    Ok(detail)
 }
 
 async fn decide(d: Decision, outcome: &str) -> anyhow::Result<ExitCode> {

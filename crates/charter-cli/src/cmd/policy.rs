@@ -255,7 +255,10 @@ impl PolicyCommand {
 
 fn import_sheet(file: &Path, output: Option<&Path>, name: Option<String>) -> anyhow::Result<ExitCode> {
     use charter_domain::sheet::{SheetFormat, import_sheet};
-    let ext = file.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = file
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let format = SheetFormat::from_extension(&ext)
         .ok_or_else(|| anyhow::anyhow!("{}: use a .xlsx, .ods or .csv file", file.display()))?;
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;

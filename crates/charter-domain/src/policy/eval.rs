@@ -201,7 +201,7 @@ impl Policy {
                     other.id != input.id
                         && match &cd.target {
                             DependencyTarget::EvidenceSet(set) => other.set_id == *set,
-                            DependencyTarget::Input(id) => other.id == *id,
+                            DependencyTarget::Input(id) => other.id == *id || other.alias() == Some(id.as_str()),
                         }
                         && shown.contains(other.id.as_str())
                         && answers

@@ -65,6 +65,7 @@ impl From<&AuditEvent> for AuditEventResponse {
 
 /// Filters shared by the list, the export, the audit page and the CLI.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Events at or after this time (RFC 3339, date, or epoch ms).

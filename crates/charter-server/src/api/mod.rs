@@ -1,9 +1,17 @@
 //! The JSON API under `/api/v1`, and its OpenAPI document.
 
 pub mod audit;
+pub mod bundle;
+pub mod dashboard;
+pub mod finding;
+pub mod gate;
 pub mod group;
+pub mod policy;
+pub mod project;
+pub mod review;
 pub mod session;
 pub mod system;
+pub mod task;
 pub mod token;
 pub mod user;
 
@@ -45,6 +53,75 @@ pub fn routes() -> Router<AppState> {
         .route("/audit-events/{id}", get(audit::get_audit_event))
         .route("/audit/verify", post(audit::verify_audit))
         .route("/audit/checkpoints", get(audit::list_checkpoints))
+        .route("/projects", get(project::list_projects).post(project::create_project))
+        .route("/projects/{id}", get(project::get_project))
+        .route("/projects/{id}/members", post(project::set_project_member))
+        .route("/policies", get(policy::list_policies).post(policy::create_policy))
+        .route("/policies/lint", post(policy::lint_policy))
+        .route("/policies/{id}", get(policy::get_policy))
+        .route("/policies/{id}/draft", axum::routing::put(policy::save_policy_draft))
+        .route("/policies/{id}/versions/{v}", get(policy::get_policy_version))
+        .route(
+            "/policies/{id}/versions/{v}/publish",
+            post(policy::publish_policy_version),
+        )
+        .route(
+            "/policies/{id}/versions/{v}/retire",
+            post(policy::retire_policy_version),
+        )
+        .route("/policies/{id}/versions/{v}/diff", get(policy::diff_policy_versions))
+        .route("/policies/{id}/versions/{v}/test", post(policy::test_policy_version))
+        .route("/bundles", get(bundle::list_bundles).post(bundle::create_bundle))
+        .route("/bundles/{id}", get(bundle::get_bundle))
+        .route("/bundles/{id}/answers", axum::routing::put(bundle::answer_bundle))
+        .route(
+            "/bundles/{id}/answers/{policy}/{input}/history",
+            get(bundle::get_answer_history),
+        )
+        .route("/bundles/{id}/copy", post(bundle::copy_bundle))
+        .route("/bundles/{id}/copy-preview", get(bundle::preview_bundle_copy))
+        .route("/bundles/{id}/complete", post(bundle::complete_bundle))
+        .route("/bundles/{id}/archive", post(bundle::archive_bundle))
+        .route("/bundles/{id}/reopen", post(bundle::reopen_bundle))
+        .route(
+            "/bundles/{id}/attachments",
+            get(bundle::list_attachments).post(bundle::add_attachment),
+        )
+        .route("/bundles/{id}/attachments/upload", post(bundle::upload_attachment))
+        .route(
+            "/bundles/{id}/attachments/{att}/content",
+            get(bundle::get_attachment_content),
+        )
+        .route("/gates/check", post(gate::check_gate))
+        .route("/dashboard", get(dashboard::get_dashboard))
+        .route(
+            "/bundles/{id}/stages/{stage}/request-review",
+            post(review::request_review),
+        )
+        .route("/approvals/{id}", get(review::get_approval))
+        .route("/approvals/{id}/decision", post(review::decide_approval))
+        .route("/approvals/{id}/approvers", post(review::add_approvers))
+        .route(
+            "/policies/{id}/sod-exemptions",
+            get(review::list_sod_exemptions).post(review::create_sod_exemption),
+        )
+        .route(
+            "/policies/{id}/sod-exemptions/{user_id}",
+            axum::routing::delete(review::delete_sod_exemption),
+        )
+        .route("/findings", get(finding::list_findings))
+        .route("/bundles/{id}/findings", post(finding::create_finding))
+        .route(
+            "/findings/{id}",
+            get(finding::get_finding).patch(finding::update_finding),
+        )
+        .route("/findings/{id}/comments", post(finding::create_comment))
+        .route(
+            "/bundles/{id}/waivers",
+            get(finding::list_waivers).post(finding::create_waiver),
+        )
+        .route("/waivers/{id}/revoke", post(finding::revoke_waiver))
+        .route("/tasks", get(task::list_tasks))
         .fallback(unknown_route)
 }
 
@@ -68,6 +145,20 @@ async fn unknown_route(request: Request) -> ApiError {
         user::list_users, user::create_user, user::get_user, user::update_user,
         group::list_groups, group::create_group, group::get_group, group::add_member, group::remove_member,
         audit::list_audit_events, audit::export_audit_events, audit::get_audit_event, audit::verify_audit, audit::list_checkpoints,
+        project::list_projects, project::create_project, project::get_project, project::set_project_member,
+        policy::lint_policy, policy::list_policies, policy::create_policy, policy::get_policy, policy::save_policy_draft,
+        policy::get_policy_version, policy::publish_policy_version, policy::retire_policy_version,
+        policy::diff_policy_versions, policy::test_policy_version,
+        bundle::list_bundles, bundle::create_bundle, bundle::get_bundle, bundle::answer_bundle, bundle::get_answer_history,
+        bundle::copy_bundle, bundle::preview_bundle_copy, bundle::complete_bundle, bundle::archive_bundle, bundle::reopen_bundle,
+        bundle::list_attachments, bundle::add_attachment, bundle::upload_attachment, bundle::get_attachment_content,
+        gate::check_gate,
+        dashboard::get_dashboard,
+        review::request_review, review::get_approval, review::decide_approval, review::add_approvers,
+        review::list_sod_exemptions, review::create_sod_exemption, review::delete_sod_exemption,
+        finding::list_findings, finding::create_finding, finding::get_finding, finding::update_finding,
+        finding::create_comment, finding::list_waivers, finding::create_waiver, finding::revoke_waiver,
+        task::list_tasks,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&SecurityAddon),
@@ -77,6 +168,14 @@ async fn unknown_route(request: Request) -> ApiError {
         (name = "users", description = "Accounts (admins)"),
         (name = "groups", description = "Groups of users that policies name as approvers"),
         (name = "audit", description = "The hash-chained audit trail (governance admins)"),
+        (name = "projects", description = "Namespaces with members, where bundles live"),
+        (name = "policies", description = "Versioned governance policies: lint, drafts, publish, retire, diff, tests"),
+        (name = "bundles", description = "Governed bundles: the evidence notebook, answers, copies, attachments"),
+        (name = "gates", description = "May a governed action happen? Audited decisions"),
+        (name = "dashboard", description = "Where governance stands across your bundles"),
+        (name = "approvals", description = "Review requests, decisions, additional approvers, separation of duties"),
+        (name = "findings", description = "Findings, their comments, and waivers"),
+        (name = "tasks", description = "Your task list"),
     )
 )]
 pub struct ApiDoc;

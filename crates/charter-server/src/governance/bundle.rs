@@ -13,6 +13,15 @@
 //! - a hidden question takes no answer and is not required;
 //! - completing a bundle needs compliance and no unresolved high or critical finding
 //!   without an active waiver.
+//!
+//! Submodules: [`notebook`] (the evidence notebook view and the bundle listing),
+//! [`attachment`] (typed links and uploads), [`dashboard`] (counts across bundles).
+
+pub mod attachment;
+pub mod dashboard;
+pub mod notebook;
+
+pub use notebook::{history, list_for, notebook, summary};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -198,6 +207,8 @@ struct PlannedAnswer {
     input_id: String,
     stage: String,
     from: Answer,
+    /// A `file` question: its answer names an attachment, which the copy renames.
+    file: bool,
 }
 
 async fn plan_copy(state: &AppState, source: &Bundle) -> ApiResult<(Vec<PolicyVersion>, Vec<PlannedAnswer>, CopyPlan)> {
@@ -228,6 +239,7 @@ async fn plan_copy(state: &AppState, source: &Bundle) -> ApiResult<(Vec<PolicyVe
                             input_id,
                             stage,
                             from: answer,
+                            file: input.input_type() == charter_domain::policy::InputType::File,
                         });
                     }
                 },
@@ -279,33 +291,16 @@ pub async fn copy(
         Some(source.id),
     )
     .await?;
-    for p in planned {
-        charter_store::bundle::save_answer(
-            &mut tx,
-            ctx,
-            NewAnswer {
-                bundle_id: bundle.id,
-                policy_id: p.policy_id,
-                input_id: p.input_id,
-                stage: p.stage,
-                value: p.from.value.clone(),
-                carried_from: Some(format!(
-                    "bundle:{}/answer:{}/revision:{}",
-                    source.id, p.from.id, p.from.revision
-                )),
-                carried_over: true,
-            },
-            by,
-        )
-        .await?;
-    }
+    // Attachments first: answers to `file` questions name them, and follow them to
+    // their copies. (A copied attachment shares the original's blob.)
+    let mut renamed = std::collections::HashMap::new();
     for a in state.store.attachments(source.id).await? {
         let blob = match (&a.blob_key, &a.sha256, a.size) {
             (Some(k), Some(h), Some(s)) => Some((k.as_str(), h.as_str(), s)),
             _ => None,
         };
         let reference: serde_json::Value = serde_json::from_str(&a.reference).unwrap_or_default();
-        charter_store::bundle::add_attachment(
+        let copied = charter_store::bundle::add_attachment(
             &mut tx,
             ctx,
             bundle.id,
@@ -314,6 +309,33 @@ pub async fn copy(
             reference,
             blob,
             Some(format!("bundle:{}/attachment:{}", source.id, a.id)),
+            by,
+        )
+        .await?;
+        renamed.insert(a.id.to_string(), copied.id.to_string());
+    }
+    for p in planned {
+        let value = match (&p.from.value, p.file) {
+            (serde_json::Value::String(old), true) => renamed
+                .get(old)
+                .map_or_else(|| p.from.value.clone(), |new| serde_json::Value::String(new.clone())),
+            _ => p.from.value.clone(),
+        };
+        charter_store::bundle::save_answer(
+            &mut tx,
+            ctx,
+            NewAnswer {
+                bundle_id: bundle.id,
+                policy_id: p.policy_id,
+                input_id: p.input_id,
+                stage: p.stage,
+                value,
+                carried_from: Some(format!(
+                    "bundle:{}/answer:{}/revision:{}",
+                    source.id, p.from.id, p.from.revision
+                )),
+                carried_over: true,
+            },
             by,
         )
         .await?;
@@ -365,6 +387,29 @@ pub fn is_compliant(approvals: &[Approval]) -> bool {
     approvals.iter().all(|a| a.status.is_granted())
 }
 
+/// Why the evidence of `stage` takes no answers now, or `None` when it does: a
+/// stage with a granted approval is frozen; with `enforceSequentialOrder`, a stage
+/// after the current one waits. `approvals` are the policy's on the bundle.
+pub fn stage_closed(policy: &Policy, approvals: &[Approval], stage: &str) -> Option<String> {
+    if approvals.iter().any(|a| a.stage == stage && a.status.is_granted()) {
+        return Some(format!(
+            "stage `{stage}` is approved, so its evidence is frozen; an approver must revoke the approval to reopen it"
+        ));
+    }
+    if policy.enforce_sequential_order() {
+        let current = current_stage(policy, approvals);
+        let idx = |name: &str| policy.stages().iter().position(|s| s.name() == name);
+        if let (Some(i), Some(c)) = (idx(stage), idx(&current))
+            && i > c
+        {
+            return Some(format!(
+                "stage `{stage}` opens when stage `{current}` is approved (this policy enforces sequential order)"
+            ));
+        }
+    }
+    None
+}
+
 /// Recompute classification and current stage of one policy on a bundle, recording
 /// changes (in the caller's transaction).
 pub async fn recompute(
@@ -408,9 +453,18 @@ async fn recompute_all(state: &AppState, ctx: &AuditContext, bundle: &Bundle) ->
 /// What saving an answer did.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AnswerOutcome {
+    /// The bundle, `bdl_…`.
+    pub bundle_id: String,
+    /// The policy answered, `pol_…`.
+    pub policy_id: String,
+    /// The stage the question belongs to.
+    pub stage: String,
     /// Stable id of this revision, `ans_…`.
     pub answer_id: String,
     pub input_id: String,
+    /// This save confirmed a carried-over answer unchanged (audited as
+    /// `evidence.confirmed`); it no longer counts as carried over.
+    pub confirmed: bool,
     pub revision: i64,
     #[schema(value_type = Object)]
     pub value: serde_json::Value,
@@ -461,21 +515,8 @@ pub async fn answer(
         .into_iter()
         .filter(|a| a.policy_id == bp.policy_id)
         .collect();
-    if approvals.iter().any(|a| a.stage == stage && a.status.is_granted()) {
-        return Err(ApiError::conflict(format!(
-            "stage `{stage}` is approved, so its evidence is frozen; an approver must revoke the approval to reopen it"
-        )));
-    }
-    if policy.enforce_sequential_order() {
-        let current = current_stage(&policy, &approvals);
-        let idx = |name: &str| policy.stages().iter().position(|s| s.name() == name);
-        if let (Some(i), Some(c)) = (idx(&stage), idx(&current))
-            && i > c
-        {
-            return Err(ApiError::conflict(format!(
-                "stage `{stage}` opens when stage `{current}` is approved (this policy enforces sequential order)"
-            )));
-        }
+    if let Some(why) = stage_closed(&policy, &approvals, &stage) {
+        return Err(ApiError::conflict(why));
     }
     let mut stored = state.store.latest_answers(bundle.id, bp.policy_id).await?;
     let before = policy.evaluate(&domain_answers(&policy, &stored));
@@ -488,6 +529,25 @@ pub async fn answer(
     let validated = charter_domain::policy::validate_answer(input, value).map_err(|e| {
         ApiError::invalid(e.to_string()).with_details(serde_json::json!({ "input_id": input_id, "code": e.code() }))
     })?;
+    if let charter_domain::policy::AnswerValue::Attachment(att) = &validated
+        && !state
+            .store
+            .attachments(bundle.id)
+            .await?
+            .iter()
+            .any(|a| a.id.to_string() == *att)
+    {
+        return Err(ApiError::invalid(format!(
+            "`{}` ({input_id}): `{att}` is not an attachment of bundle `{}`; attach the file first and answer with its id",
+            input.label(),
+            bundle.name
+        ))
+        .with_details(serde_json::json!({ "input_id": input_id, "code": "unknown_attachment" })));
+    }
+    let value = validated.to_json();
+    let confirmed = stored
+        .get(&input_id)
+        .is_some_and(|prev| prev.carried_over && prev.value == value);
     let mut tx = state.store.begin().await?;
     let saved = charter_store::bundle::save_answer(
         &mut tx,
@@ -496,8 +556,8 @@ pub async fn answer(
             bundle_id: bundle.id,
             policy_id: bp.policy_id,
             input_id: input_id.clone(),
-            stage,
-            value: validated.to_json(),
+            stage: stage.clone(),
+            value,
             carried_from: None,
             carried_over: false,
         },
@@ -508,6 +568,10 @@ pub async fn answer(
     let eval = recompute(state, &mut tx, ctx, bundle, &bp, &policy, &stored).await?;
     tx.commit().await?;
     Ok(AnswerOutcome {
+        bundle_id: bundle.id.to_string(),
+        policy_id: bp.policy_id.to_string(),
+        stage,
+        confirmed,
         answer_id: saved.id.to_string(),
         input_id,
         revision: saved.revision,

@@ -144,3 +144,25 @@ pub async fn check(
         message,
     })
 }
+
+/// [`check`] for a signed-in user, who must be able to read the project (named by
+/// id or name). The decision is audited either way; a refusal to look is a 403.
+pub async fn check_for(
+    state: &AppState,
+    ctx: &AuditContext,
+    user: &charter_store::user::User,
+    project: &str,
+    action: &str,
+    target: Option<&str>,
+) -> ApiResult<GateDecision> {
+    let project = super::project::find(state, project.trim()).await?;
+    super::project::require(state, user, &project, super::project::Access::Read).await?;
+    check(
+        state,
+        ctx,
+        &project,
+        action,
+        target.map(str::trim).filter(|t| !t.is_empty()),
+    )
+    .await
+}

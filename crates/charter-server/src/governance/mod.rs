@@ -7,9 +7,13 @@
 //! with the audit events the store functions queued.
 
 pub mod bundle;
+pub mod finding;
 pub mod gate;
+pub mod jobs;
 pub mod policy;
 pub mod project;
+pub mod review;
+pub mod task;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use charter_domain::policy::{LintReport, diff, lint_with_approvers};
+use charter_domain::policy::{LintReport, Policy, PolicyDiff, PolicyTestResult, diff, lint_with_approvers};
 use charter_store::AuditContext;
 use charter_store::policy::{Policy as StoredPolicy, PolicyVersion, VersionStatus};
 use charter_store::user::User;
@@ -59,17 +59,36 @@ impl From<&LintReport> for LintResponse {
             ok: errors == 0,
             errors,
             warnings: diagnostics.len() - errors,
-            summary: r.policy.as_ref().map(|p| {
-                json!({
-                    "stages": p.stages().iter().map(|s| s.name()).collect::<Vec<_>>(),
-                    "inputs": p.inputs().count(),
-                    "approvals": p.approvals().map(|a| a.name()).collect::<Vec<_>>(),
-                    "gates": p.gates().iter().map(|g| g.name()).collect::<Vec<_>>(),
-                    "classified": p.classification().is_some(),
-                })
-            }),
+            summary: r.policy.as_ref().map(summary),
             diagnostics,
         }
+    }
+}
+
+/// A policy at a glance: stage names, input count, approval and gate names, whether
+/// it classifies.
+pub fn summary(p: &Policy) -> serde_json::Value {
+    json!({
+        "stages": p.stages().iter().map(|s| s.name()).collect::<Vec<_>>(),
+        "inputs": p.inputs().count(),
+        "approvals": p.approvals().map(|a| a.name()).collect::<Vec<_>>(),
+        "gates": p.gates().iter().map(|g| g.name()).collect::<Vec<_>>(),
+        "classified": p.classification().is_some(),
+        "tests": p.tests().len(),
+    })
+}
+
+/// Only governance admins (and admins) create, edit, publish and retire policies.
+/// The API's `GovernanceAdmin` capability refuses others first (with an
+/// `access.denied` event); this keeps the rule for every other caller.
+fn require_policy_admin(by: &User) -> ApiResult<()> {
+    if by.role.is_governance_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "only governance admins change policies; your role is {}",
+            by.role
+        )))
     }
 }
 
@@ -113,15 +132,37 @@ pub async fn create(
     description: &str,
     yaml: &str,
 ) -> ApiResult<(StoredPolicy, PolicyVersion)> {
+    let (policy, version, _) = create_linted(state, ctx, by, name, description, yaml).await?;
+    Ok((policy, version))
+}
+
+/// [`create`], also returning the lint report (its warnings are worth showing: a
+/// Domino import may name a classification rule Charter does not have).
+pub async fn create_linted(
+    state: &AppState,
+    ctx: &AuditContext,
+    by: &User,
+    name: &str,
+    description: &str,
+    yaml: &str,
+) -> ApiResult<(StoredPolicy, PolicyVersion, LintReport)> {
+    require_policy_admin(by)?;
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::invalid("name: give the policy a name of 1 to 200 characters"));
     }
-    require_clean(&lint(state, yaml).await?)?;
+    if name.starts_with(charter_domain::PolicyId::PREFIX) || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!(
+            "name: `{name}` cannot name a policy: it must not start with `{}` (that is how ids start) nor contain control characters",
+            charter_domain::PolicyId::PREFIX
+        )));
+    }
+    let report = lint(state, yaml).await?;
+    require_clean(&report)?;
     let mut tx = state.store.begin().await?;
-    let created = charter_store::policy::create(&mut tx, ctx, name, description.trim(), yaml, by).await?;
+    let (policy, version) = charter_store::policy::create(&mut tx, ctx, name, description.trim(), yaml, by).await?;
     tx.commit().await?;
-    Ok(created)
+    Ok((policy, version, report))
 }
 
 /// Save YAML into the policy: into its draft when it has one, else as a new draft
@@ -133,10 +174,53 @@ pub async fn save(
     policy: &StoredPolicy,
     yaml: &str,
 ) -> ApiResult<(PolicyVersion, Vec<String>)> {
+    let saved = save_onto(state, ctx, by, policy, yaml, None).await?;
+    Ok((saved.version, saved.changes))
+}
+
+/// What saving a draft did.
+pub struct SavedDraft {
+    pub version: PolicyVersion,
+    /// What changed against the draft (or, for a new draft, the newest version), as
+    /// readable lines.
+    pub changes: Vec<String>,
+    /// A new draft version was started (there was no draft).
+    pub created: bool,
+    /// The lint report of the saved YAML (warnings only).
+    pub report: LintReport,
+}
+
+/// [`save`], optionally naming the version the editor started from. When that
+/// version is no longer a draft (someone published it meanwhile, or it never was
+/// one) the save is refused with 409 instead of silently starting a new draft:
+/// published versions are immutable.
+pub async fn save_onto(
+    state: &AppState,
+    ctx: &AuditContext,
+    by: &User,
+    policy: &StoredPolicy,
+    yaml: &str,
+    edited: Option<i64>,
+) -> ApiResult<SavedDraft> {
+    require_policy_admin(by)?;
+    let versions = state.store.policy_versions(policy.id).await?;
+    if let Some(n) = edited {
+        let v = versions
+            .iter()
+            .find(|v| v.version == n)
+            .ok_or_else(|| ApiError::not_found(format!("policy `{}` has no version {n}", policy.name)))?;
+        if v.status != VersionStatus::Draft {
+            let next = versions.last().map_or(1, |l| l.version + 1);
+            return Err(ApiError::conflict(format!(
+                "version {n} of policy `{}` is {}, and published versions are immutable;                  save without `version` to start version {next} as a new draft",
+                policy.name,
+                v.status.as_str()
+            )));
+        }
+    }
     let report = lint(state, yaml).await?;
     require_clean(&report)?;
     let new = report.policy.as_ref().expect("clean lint has a policy");
-    let versions = state.store.policy_versions(policy.id).await?;
     let draft = versions.iter().find(|v| v.status == VersionStatus::Draft);
     let base = draft.or(versions.last());
     let changes = match base {
@@ -149,7 +233,12 @@ pub async fn save(
         None => charter_store::policy::new_version(&mut tx, ctx, policy, yaml, by).await?,
     };
     tx.commit().await?;
-    Ok((version, changes))
+    Ok(SavedDraft {
+        version,
+        changes,
+        created: draft.is_none(),
+        report,
+    })
 }
 
 /// Publish a draft. Approvers must exist now (they may not have when it was drafted).
@@ -159,6 +248,7 @@ pub async fn publish(
     by: &User,
     version: &PolicyVersion,
 ) -> ApiResult<PolicyVersion> {
+    require_policy_admin(by)?;
     require_clean(&lint(state, &version.yaml).await?)?;
     let mut tx = state.store.begin().await?;
     let v = charter_store::policy::publish(&mut tx, ctx, version.id, by).await?;
@@ -173,6 +263,7 @@ pub async fn retire(
     by: &User,
     version: &PolicyVersion,
 ) -> ApiResult<PolicyVersion> {
+    require_policy_admin(by)?;
     let mut tx = state.store.begin().await?;
     let v = charter_store::policy::retire(&mut tx, ctx, version.id, by).await?;
     tx.commit().await?;
@@ -220,4 +311,27 @@ pub async fn find_version(state: &AppState, policy: &StoredPolicy, which: &str) 
 /// What changes between two versions, as readable lines.
 pub fn diff_versions(state: &AppState, old: &PolicyVersion, new: &PolicyVersion) -> ApiResult<Vec<String>> {
     Ok(diff(&*parsed(state, old)?, &*parsed(state, new)?).lines())
+}
+
+/// The structured difference between two versions (what [`diff_versions`] renders).
+pub fn diff_structured(state: &AppState, old: &PolicyVersion, new: &PolicyVersion) -> ApiResult<PolicyDiff> {
+    Ok(diff(&*parsed(state, old)?, &*parsed(state, new)?))
+}
+
+/// Every policy with its versions (oldest first), sorted by name.
+pub async fn list(state: &AppState) -> ApiResult<Vec<(StoredPolicy, Vec<PolicyVersion>)>> {
+    let mut out = Vec::new();
+    for p in state.store.policies().await? {
+        let versions = state.store.policy_versions(p.id).await?;
+        out.push((p, versions));
+    }
+    Ok(out)
+}
+
+/// Run the tests a version carries (`tests:` example answers with expectations).
+pub async fn run_tests(state: &AppState, version: &PolicyVersion) -> ApiResult<Vec<PolicyTestResult>> {
+    let policy = parsed(state, version)?;
+    tokio::task::spawn_blocking(move || charter_domain::policy::run_policy_tests(&policy))
+        .await
+        .map_err(|_| ApiError::internal())
 }

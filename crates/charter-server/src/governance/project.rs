@@ -16,7 +16,8 @@ pub enum Access {
 
 /// Check that `user` may read or write in `project`: members by their project role
 /// (project viewers and installation viewers only read); governance admins and admins
-/// read every project, and write only where they are members.
+/// read every project, and write only where they are members; people named as
+/// approvers on a bundle of the project read it.
 pub async fn require(
     state: &AppState,
     user: &User,
@@ -26,7 +27,10 @@ pub async fn require(
     let role = state.store.project_role(project.id, user.id).await?;
     let allowed = match role {
         Some(r) => access == Access::Read || (r.can_write() && user.role.can_write()),
-        None => access == Access::Read && user.role.is_governance_admin(),
+        None => {
+            access == Access::Read
+                && (user.role.is_governance_admin() || is_named_approver_in(state, user, project).await?)
+        }
     };
     if allowed {
         Ok(role)
@@ -41,6 +45,28 @@ pub async fn require(
             project.name
         )))
     }
+}
+
+/// Whether `user` is named (directly or through a group) as an approver of any
+/// bundle in `project`. Approvers read the projects they review, as Domino gives
+/// them consumer access.
+async fn is_named_approver_in(state: &AppState, user: &User, project: &Project) -> ApiResult<bool> {
+    let groups = state.store.groups_of(user.id).await?;
+    for bundle in state.store.bundles(Some(project.id)).await? {
+        for approval in state.store.approvals(bundle.id).await? {
+            let named = approval.approvers.iter().any(|a| {
+                if a.kind == "group" {
+                    groups.contains(&a.name)
+                } else {
+                    a.name == user.username
+                }
+            });
+            if named {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// A project by id (`prj_…`) or name.
@@ -96,4 +122,40 @@ pub async fn set_member(
     charter_store::project::set_member(&mut tx, ctx, project, user, role).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The projects `user` may read: every project for governance admins (and admins),
+/// otherwise the ones they are a member of. Sorted by name.
+pub async fn list_for(state: &AppState, user: &User) -> ApiResult<Vec<Project>> {
+    if user.role.is_governance_admin() {
+        Ok(state.store.projects().await?)
+    } else {
+        Ok(state.store.projects_of(user.id).await?)
+    }
+}
+
+/// Which projects `user` may read, as a filter: `None` means all of them
+/// (governance admins), otherwise the set of their projects' ids.
+pub async fn readable(
+    state: &AppState,
+    user: &User,
+) -> ApiResult<Option<std::collections::HashSet<charter_domain::ProjectId>>> {
+    if user.role.is_governance_admin() {
+        return Ok(None);
+    }
+    Ok(Some(
+        state
+            .store
+            .projects_of(user.id)
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect(),
+    ))
+}
+
+/// A project and its members with their roles, for someone who may read it.
+pub async fn detail(state: &AppState, user: &User, project: &Project) -> ApiResult<Vec<(User, ProjectRole)>> {
+    require(state, user, project, Access::Read).await?;
+    Ok(state.store.project_members(project.id).await?)
 }

@@ -15,11 +15,19 @@ on_every_backend!(every_mutating_route_grows_the_audit_chain);
 
 /// Mutating routes that change nothing governed, and why. Each is still walked, and
 /// must leave the log as it was (so the exemption stays true).
-const EXEMPT: &[(&str, &str, &str)] = &[(
-    "POST",
-    "/audit/verify",
-    "reads the chain and reports on it; nothing changes",
-)];
+const EXEMPT: &[(&str, &str, &str)] = &[
+    (
+        "POST",
+        "/audit/verify",
+        "reads the chain and reports on it; nothing changes",
+    ),
+    ("POST", "/policies/lint", "lints the YAML sent; nothing is saved"),
+    (
+        "POST",
+        "/policies/{id}/versions/{v}/test",
+        "runs the version's own tests; nothing changes",
+    ),
+];
 
 struct Walk<'a> {
     app: &'a TestApp,
@@ -167,6 +175,10 @@ async fn every_mutating_route_grows_the_audit_chain(app: &TestApp) {
     walk.exempt("POST", "/audit/verify", 200, app.post("/audit/verify", admin, &null))
         .await;
 
+    walk_reviews(&mut walk).await;
+
+    governance_steps(&mut walk).await;
+
     // A refusal is recorded too (not a route of its own, but a change of nobody's data
     // that governance still wants to see).
     let viewer = app.user("vera", Role::Viewer).await;
@@ -202,4 +214,354 @@ async fn every_mutating_route_grows_the_audit_chain(app: &TestApp) {
         (1..=seqs.len() as i64).collect::<Vec<_>>(),
         "no gaps in the chain"
     );
+}
+
+/// Projects, policies, bundles, attachments and gates (one small policy, so that
+/// bodies stay under the suite's 4 KiB limit).
+async fn governance_steps(walk: &mut Walk<'_>) {
+    let app = walk.app;
+    let admin = &app.admin;
+    let null = Value::Null;
+    let yaml = "stages:\n  - name: Only\n    evidenceSet:\n      - id: Local.only\n        name: Only\n        \
+                definition:\n          - artifactType: input\n            id: q\n            \
+                details: {type: textinput, label: Q}\n";
+
+    let body = json!({ "name": "walk-project" });
+    let project = walk
+        .step(
+            "POST",
+            "/projects",
+            201,
+            "project.created",
+            app.post("/projects", admin, &body),
+        )
+        .await
+        .json;
+    let project_id = project["id"].as_str().unwrap().to_owned();
+    let wally = app.user("wally", Role::Practitioner).await;
+    let path = format!("/projects/{project_id}/members");
+    let body = json!({ "user": "wally", "role": "member" });
+    walk.step(
+        "POST",
+        "/projects/{id}/members",
+        200,
+        "project.member_added",
+        app.post(&path, admin, &body),
+    )
+    .await;
+
+    let body = json!({ "yaml": yaml });
+    walk.exempt("POST", "/policies/lint", 200, app.post("/policies/lint", &wally, &body))
+        .await;
+    let body = json!({ "name": "Walk", "yaml": yaml });
+    let policy = walk
+        .step(
+            "POST",
+            "/policies",
+            201,
+            "policy.created",
+            app.post("/policies", admin, &body),
+        )
+        .await
+        .json;
+    let policy_id = policy["policy"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/policies/{policy_id}/draft");
+    let body = json!({ "yaml": yaml.replace("label: Q", "label: Question") });
+    walk.step(
+        "PUT",
+        "/policies/{id}/draft",
+        200,
+        "policy_version.updated",
+        app.call(reqwest::Method::PUT, &path, admin, Some(&body)),
+    )
+    .await;
+    let path = format!("/policies/{policy_id}/versions/1/publish");
+    walk.step(
+        "POST",
+        "/policies/{id}/versions/{v}/publish",
+        200,
+        "policy_version.published",
+        app.post(&path, admin, &null),
+    )
+    .await;
+    let path = format!("/policies/{policy_id}/versions/1/test");
+    walk.exempt(
+        "POST",
+        "/policies/{id}/versions/{v}/test",
+        200,
+        app.post(&path, &wally, &null),
+    )
+    .await;
+
+    let body = json!({ "project": project_id, "name": "walk-bundle", "policies": ["Walk"] });
+    let bundle = walk
+        .step(
+            "POST",
+            "/bundles",
+            201,
+            "bundle.created",
+            app.post("/bundles", &wally, &body),
+        )
+        .await
+        .json;
+    let bundle_id = bundle["id"].as_str().unwrap().to_owned();
+    let path = format!("/bundles/{bundle_id}/answers");
+    let body = json!({ "policy": "Walk", "input": "q", "value": "an answer" });
+    walk.step(
+        "PUT",
+        "/bundles/{id}/answers",
+        200,
+        "evidence.answered",
+        app.call(reqwest::Method::PUT, &path, &wally, Some(&body)),
+    )
+    .await;
+    let path = format!("/bundles/{bundle_id}/attachments");
+    let body = json!({ "kind": "app", "name": "HelpBot", "reference": { "name": "helpbot" } });
+    walk.step(
+        "POST",
+        "/bundles/{id}/attachments",
+        201,
+        "attachment.added",
+        app.post(&path, &wally, &body),
+    )
+    .await;
+    let path = format!("/bundles/{bundle_id}/attachments/upload?name=notes.txt");
+    let upload = Auth::from(&wally)
+        .apply(app.request(reqwest::Method::POST, &path))
+        .body("some notes");
+    walk.step(
+        "POST",
+        "/bundles/{id}/attachments/upload",
+        201,
+        "attachment.added",
+        app.send(upload),
+    )
+    .await;
+    let path = format!("/bundles/{bundle_id}/copy");
+    let body = json!({ "name": "walk-copy" });
+    walk.step(
+        "POST",
+        "/bundles/{id}/copy",
+        201,
+        "evidence.carried_over",
+        app.post(&path, &wally, &body),
+    )
+    .await;
+    for (route, action) in [
+        ("complete", "bundle.completed"),
+        ("reopen", "bundle.reopened"),
+        ("archive", "bundle.archived"),
+    ] {
+        let path = format!("/bundles/{bundle_id}/{route}");
+        walk.step(
+            "POST",
+            &format!("/bundles/{{id}}/{route}"),
+            200,
+            action,
+            app.post(&path, &wally, &null),
+        )
+        .await;
+    }
+
+    let body = json!({ "action": "start_app", "project": project_id });
+    walk.step(
+        "POST",
+        "/gates/check",
+        200,
+        "gate.allowed",
+        app.post("/gates/check", &wally, &body),
+    )
+    .await;
+    let path = format!("/policies/{policy_id}/versions/1/retire");
+    walk.step(
+        "POST",
+        "/policies/{id}/versions/{v}/retire",
+        200,
+        "policy_version.retired",
+        app.post(&path, admin, &null),
+    )
+    .await;
+}
+
+/// The review routes (`review/`): request review, add approvers, decide, separation
+/// of duties exemptions, findings, comments, waivers. The bundle under review is set
+/// up through the governance service.
+async fn walk_reviews(walk: &mut Walk<'_>) {
+    use charter_server::governance;
+
+    let app = walk.app;
+    let ctx = charter_store::AuditContext::system("test-setup");
+    let owner = app.user("rw-owner", Role::Practitioner).await;
+    let author = app.user("rw-author", Role::Practitioner).await;
+    let reviewer = app.user("rw-reviewer", Role::Practitioner).await;
+    app.user("rw-extra", Role::Practitioner).await;
+    app.post("/groups", &app.admin, &json!({ "name": "rw-reviewers" }))
+        .await
+        .expect(201);
+    app.post(
+        "/groups/rw-reviewers/members",
+        &app.admin,
+        &json!({ "user": "rw-reviewer" }),
+    )
+    .await
+    .expect(204);
+    let state = &app.state;
+    let user = |name: &'static str| async move { state.store.user_by_username(name).await.unwrap() };
+    let yaml = crate::review::POLICY_YAML.replace("[reviewers]", "[rw-reviewers]");
+    let (policy, version) = governance::policy::create(state, &ctx, &user("admin").await, "Walk review", "", &yaml)
+        .await
+        .unwrap();
+    governance::policy::publish(state, &ctx, &user("admin").await, &version)
+        .await
+        .unwrap();
+    let project = governance::project::create(state, &ctx, &user("rw-owner").await, "walk-review", "")
+        .await
+        .unwrap();
+    governance::project::set_member(
+        state,
+        &ctx,
+        &user("rw-owner").await,
+        &project,
+        &user("rw-author").await,
+        "member",
+    )
+    .await
+    .unwrap();
+    let bundle = governance::bundle::create(
+        state,
+        &ctx,
+        &user("rw-owner").await,
+        &project,
+        "Walked",
+        "",
+        &["Walk review".to_owned()],
+    )
+    .await
+    .unwrap();
+    for (input, value) in [("purpose", json!("walk")), ("risk", json!("Low"))] {
+        governance::bundle::answer(
+            state,
+            &ctx,
+            &user("rw-author").await,
+            &bundle,
+            "Walk review",
+            input,
+            &value,
+        )
+        .await
+        .unwrap();
+    }
+
+    let path = format!("/bundles/{}/stages/Intake/request-review", bundle.id);
+    let reply = walk
+        .step(
+            "POST",
+            "/bundles/{id}/stages/{stage}/request-review",
+            200,
+            "approval.requested",
+            app.post(&path, &owner, &json!({})),
+        )
+        .await;
+    let approval_id = reply.json["approvals"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/approvals/{approval_id}/approvers");
+    walk.step(
+        "POST",
+        "/approvals/{id}/approvers",
+        200,
+        "approval.approvers_changed",
+        app.post(&path, &owner, &json!({ "add": ["rw-extra"] })),
+    )
+    .await;
+    let version = app
+        .get(&format!("/approvals/{approval_id}"), &reviewer)
+        .await
+        .expect(200)["version"]
+        .clone();
+    let path = format!("/approvals/{approval_id}/decision");
+    let body = json!({ "outcome": "approve", "signoff": { "intake-decision": "Proceed" }, "version": version });
+    walk.step(
+        "POST",
+        "/approvals/{id}/decision",
+        200,
+        "approval.granted",
+        app.post(&path, &reviewer, &body),
+    )
+    .await;
+
+    let path = format!("/policies/{}/sod-exemptions", policy.id);
+    let body = json!({ "user": "rw-author", "reason": "a team of two" });
+    walk.step(
+        "POST",
+        "/policies/{id}/sod-exemptions",
+        201,
+        "sod_exemption.granted",
+        app.post(&path, &app.admin, &body),
+    )
+    .await;
+    walk.step(
+        "DELETE",
+        "/policies/{id}/sod-exemptions/{user_id}",
+        204,
+        "sod_exemption.revoked",
+        app.delete(&format!("{path}/rw-author"), &app.admin),
+    )
+    .await;
+
+    let path = format!("/bundles/{}/findings", bundle.id);
+    let body =
+        json!({ "name": "Walk finding", "severity": "high", "assignee": "rw-author", "approval": "Intake review" });
+    let finding = walk
+        .step(
+            "POST",
+            "/bundles/{id}/findings",
+            201,
+            "finding.created",
+            app.post(&path, &owner, &body),
+        )
+        .await;
+    let finding_id = finding.json["id"].as_str().unwrap().to_owned();
+    walk.step(
+        "PATCH",
+        "/findings/{id}",
+        200,
+        "finding.in_progress",
+        app.patch(
+            &format!("/findings/{finding_id}"),
+            &author,
+            &json!({ "status": "in_progress" }),
+        ),
+    )
+    .await;
+    walk.step(
+        "POST",
+        "/findings/{id}/comments",
+        201,
+        "finding.commented",
+        app.post(
+            &format!("/findings/{finding_id}/comments"),
+            &author,
+            &json!({ "body": "@rw-reviewer on it" }),
+        ),
+    )
+    .await;
+    let path = format!("/bundles/{}/waivers", bundle.id);
+    let body = json!({ "finding": finding_id, "justification": "accepted for the walk", "expires_at": "2999-01-01" });
+    let waiver = walk
+        .step(
+            "POST",
+            "/bundles/{id}/waivers",
+            201,
+            "waiver.granted",
+            app.post(&path, &reviewer, &body),
+        )
+        .await;
+    let path = format!("/waivers/{}/revoke", waiver.json["id"].as_str().unwrap());
+    walk.step(
+        "POST",
+        "/waivers/{id}/revoke",
+        200,
+        "waiver.revoked",
+        app.post(&path, &reviewer, &json!({})),
+    )
+    .await;
 }

@@ -80,7 +80,14 @@ async fn in_step(app: &TestApp) {
     // And at run time: every documented operation reaches a handler (no 404 for the
     // route, no 405), whatever it then says to an anonymous caller.
     for (method, path) in &documented {
-        let concrete = path.replace("{id}", "x").replace("{user_id}", "y");
+        let concrete = path
+            .replace("{id}", "x")
+            .replace("{user_id}", "y")
+            .replace("{stage}", "s")
+            .replace("{v}", "1")
+            .replace("{policy}", "p")
+            .replace("{input}", "i")
+            .replace("{att}", "a");
         assert!(
             !concrete.contains('{'),
             "a path parameter this test does not know: {path}"
