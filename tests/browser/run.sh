@@ -27,7 +27,10 @@ fi
 
 if [ -z "${CHARTER_BIN:-}" ]; then
   (cd "$root" && cargo build -p charter-cli)
-  CHARTER_BIN="$root/target/debug/charter"
+  # Cargo puts the binary under CARGO_TARGET_DIR when that is set (.ci/run sets it).
+  target_dir="${CARGO_TARGET_DIR:-target}"
+  case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+  CHARTER_BIN="$target_dir/debug/charter"
 fi
 CHARTER_BIN="$(cd "$(dirname "$CHARTER_BIN")" && pwd)/$(basename "$CHARTER_BIN")"
 
