@@ -101,10 +101,10 @@ pub struct Approval {
     pub version: i64,
 }
 
-const COLUMNS: &str = "id, bundle_id, policy_id, stage, name, status, approvers, requested_by, requested_at, \
+pub(crate) const COLUMNS: &str = "id, bundle_id, policy_id, stage, name, status, approvers, requested_by, requested_at, \
                        decided_by, decided_at, comment, signoff, expires_at, version";
 
-fn from_row(row: &AnyRow) -> Result<Approval, StoreError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<Approval, StoreError> {
     let status: String = row.try_get(5)?;
     let approvers: String = row.try_get(6)?;
     let signoff: String = row.try_get(12)?;

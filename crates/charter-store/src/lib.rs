@@ -13,6 +13,7 @@ pub mod audit;
 pub mod backup;
 pub mod blob;
 pub mod bundle;
+pub mod dashboard;
 pub mod finding;
 pub mod group;
 pub mod policy;

@@ -2,18 +2,18 @@
 //! which findings are open, and what happened lately — across every project for
 //! governance admins, across their own projects for everyone else.
 //!
-//! For now this loads rows and counts in Rust (a query per bundle for its
-//! policies, one per approval status, one for findings, a bounded scan of the
-//! audit log). That is simple and fine for hundreds of bundles; aggregate SQL is
-//! the next step when the benchmark at 10k bundles asks for it.
+//! Counting is the database's job (`charter_store::dashboard`: `GROUP BY` queries
+//! over bundles, standings, approvals and findings), so the cost stays a handful of
+//! queries at 10k bundles; only the approvals listed (overdue, expiring) and the
+//! bundles recent activity names are loaded as rows.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use charter_domain::BundleId;
 use charter_domain::time::{Millis, now_ms, rfc3339};
 use charter_store::approval::{Approval, ApprovalStatus};
 use charter_store::audit::AuditFilter;
-use charter_store::bundle::{Bundle, BundleState};
+use charter_store::bundle::BundleState;
+use charter_store::dashboard::Scope;
 use charter_store::finding::Severity;
 use charter_store::user::User;
 use serde::Serialize;
@@ -197,61 +197,73 @@ pub async fn dashboard(
         .into_iter()
         .map(|p| (p.id, p.name))
         .collect();
+    let scope = Scope {
+        projects: match (&project, &allowed) {
+            (Some(p), _) => Some(vec![p.id]),
+            (None, Some(ids)) => Some(ids.iter().copied().collect()),
+            (None, None) => None,
+        },
+        policy: policy.as_ref().map(|p| p.id),
+    };
 
-    // Bundles in scope, with the policies each follows.
-    let mut bundles: HashMap<BundleId, Bundle> = HashMap::new();
+    // Every count is its own read; they run at once on the pool's connections.
+    let store = &state.store;
+    let (states, standings, pending, overdue, expiring, finding_rows, recent_activity) = tokio::try_join!(
+        store.dashboard_states(&scope),
+        store.dashboard_standings(&scope),
+        store.dashboard_approval_count(&scope, ApprovalStatus::Pending),
+        store.dashboard_overdue(&scope, now - OVERDUE_AFTER_DAYS * DAY_MS),
+        store.dashboard_expiring(&scope, now, now + EXPIRING_WITHIN_DAYS * DAY_MS),
+        store.dashboard_findings(&scope, now),
+        recent_activity(state, &scope),
+    )?;
+
+    // Bundle counts.
     let mut counts = StateCounts::default();
+    for (s, n) in states {
+        let n = n as usize;
+        match s {
+            BundleState::Active => counts.active += n,
+            BundleState::Complete => counts.complete += n,
+            BundleState::Archived => counts.archived += n,
+        }
+    }
     let mut by_stage: BTreeMap<(String, String), (String, usize)> = BTreeMap::new();
     let mut by_class: BTreeMap<(String, Option<String>), (String, usize)> = BTreeMap::new();
-    for b in state.store.bundles(project.as_ref().map(|p| p.id)).await? {
-        if allowed.as_ref().is_some_and(|ids| !ids.contains(&b.project_id)) {
-            continue;
+    for row in standings {
+        let name = policy_names.get(&row.policy_id).cloned().unwrap_or_default();
+        if row.state == BundleState::Active {
+            by_stage
+                .entry((row.policy_id.to_string(), row.stage.clone()))
+                .or_insert_with(|| (name.clone(), 0))
+                .1 += row.count as usize;
         }
-        let standings = state.store.bundle_policies(b.id).await?;
-        if let Some(p) = &policy
-            && !standings.iter().any(|bp| bp.policy_id == p.id)
-        {
-            continue;
-        }
-        match b.state {
-            BundleState::Active => counts.active += 1,
-            BundleState::Complete => counts.complete += 1,
-            BundleState::Archived => counts.archived += 1,
-        }
-        for bp in standings {
-            if policy.as_ref().is_some_and(|p| p.id != bp.policy_id) {
-                continue;
-            }
-            let name = policy_names.get(&bp.policy_id).cloned().unwrap_or_default();
-            if b.state == BundleState::Active {
-                by_stage
-                    .entry((bp.policy_id.to_string(), bp.current_stage.clone()))
-                    .or_insert_with(|| (name.clone(), 0))
-                    .1 += 1;
-            }
-            if b.state != BundleState::Archived {
-                by_class
-                    .entry((bp.policy_id.to_string(), bp.classification.clone()))
-                    .or_insert_with(|| (name, 0))
-                    .1 += 1;
-            }
-        }
-        bundles.insert(b.id, b);
+        by_class
+            .entry((row.policy_id.to_string(), row.classification.clone()))
+            .or_insert_with(|| (name, 0))
+            .1 += row.count as usize;
     }
-    let live: HashSet<BundleId> = bundles
-        .values()
-        .filter(|b| b.state != BundleState::Archived)
-        .map(|b| b.id)
-        .collect();
 
-    // Approvals of live bundles in scope.
-    let in_scope = |a: &Approval| live.contains(&a.bundle_id) && policy.as_ref().is_none_or(|p| p.id == a.policy_id);
+    // Approvals of live bundles in scope: counted by the database, and only the
+    // overdue and expiring ones loaded.
+    let pending = pending as usize;
+    let ids: Vec<String> = overdue
+        .iter()
+        .chain(&expiring)
+        .map(|a| a.bundle_id.to_string())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let labels = state.store.dashboard_labels(&scope, &ids).await?;
     let item = |a: &Approval| ApprovalItem {
         approval_id: a.id.to_string(),
         name: a.name.clone(),
         status: a.status.as_str().to_owned(),
         bundle_id: a.bundle_id.to_string(),
-        bundle: bundles.get(&a.bundle_id).map(|b| b.name.clone()).unwrap_or_default(),
+        bundle: labels
+            .get(&a.bundle_id.to_string())
+            .map(|b| b.name.clone())
+            .unwrap_or_default(),
         policy_id: a.policy_id.to_string(),
         policy: policy_names.get(&a.policy_id).cloned().unwrap_or_default(),
         stage: a.stage.clone(),
@@ -262,52 +274,20 @@ pub async fn dashboard(
             .flatten(),
         days_left: a.expires_at.map(|e| (e - now) / DAY_MS),
     };
-    let pending: Vec<Approval> = state
-        .store
-        .approvals_in(&[ApprovalStatus::Pending])
-        .await?
-        .into_iter()
-        .filter(|a| in_scope(a))
-        .collect();
-    let mut overdue: Vec<&Approval> = pending
-        .iter()
-        .filter(|a| a.requested_at.is_some_and(|r| r < now - OVERDUE_AFTER_DAYS * DAY_MS))
-        .collect();
-    overdue.sort_by_key(|a| a.requested_at);
-    let granted: Vec<ApprovalStatus> = ApprovalStatus::ALL.into_iter().filter(|s| s.is_granted()).collect();
-    let mut expiring: Vec<Approval> = state
-        .store
-        .approvals_in(&granted)
-        .await?
-        .into_iter()
-        .filter(|a| in_scope(a))
-        .filter(|a| {
-            a.expires_at
-                .is_some_and(|e| e >= now && e <= now + EXPIRING_WITHIN_DAYS * DAY_MS)
-        })
-        .collect();
-    expiring.sort_by_key(|a| a.expires_at);
 
     // Open findings of live bundles in scope.
     let mut severity = SeverityCounts::default();
     let mut open = 0;
     let mut findings_overdue = 0;
-    for f in state.store.findings(None).await? {
-        if !live.contains(&f.bundle_id) || policy.as_ref().is_some_and(|p| p.id != f.policy_id) {
-            continue;
-        }
-        if !f.status.is_unresolved() {
-            continue;
-        }
-        open += 1;
-        if f.is_overdue(now) {
-            findings_overdue += 1;
-        }
-        match f.severity {
-            Severity::Low => severity.low += 1,
-            Severity::Medium => severity.medium += 1,
-            Severity::High => severity.high += 1,
-            Severity::Critical => severity.critical += 1,
+    for row in finding_rows {
+        let n = row.open as usize;
+        open += n;
+        findings_overdue += row.overdue as usize;
+        match row.severity {
+            Severity::Low => severity.low += n,
+            Severity::Medium => severity.medium += n,
+            Severity::High => severity.high += n,
+            Severity::Critical => severity.critical += n,
         }
     }
 
@@ -319,7 +299,7 @@ pub async fn dashboard(
             policy: policy.map(|p| p.name),
         },
         bundles: BundleCounts {
-            total: bundles.len(),
+            total: counts.active + counts.complete + counts.archived,
             by_state: counts,
             by_policy_stage: by_stage
                 .into_iter()
@@ -341,8 +321,8 @@ pub async fn dashboard(
                 .collect(),
         },
         approvals: ApprovalCounts {
-            pending: pending.len(),
-            overdue: overdue.into_iter().map(item).collect(),
+            pending,
+            overdue: overdue.iter().map(item).collect(),
             expiring_soon: expiring.iter().map(item).collect(),
         },
         findings: FindingCounts {
@@ -350,20 +330,22 @@ pub async fn dashboard(
             overdue: findings_overdue,
             open_by_severity: severity,
         },
-        recent_activity: recent_activity(state, &bundles).await?,
+        recent_activity,
     })
 }
 
-/// The newest events touching `bundles`: events on a bundle, or on something of
-/// a bundle whose payload names it (`bundle_id`). Looks back a bounded number of
-/// events, in pages.
-async fn recent_activity(state: &AppState, bundles: &HashMap<BundleId, Bundle>) -> ApiResult<Vec<ActivityItem>> {
-    const PAGE: i64 = 500;
+/// The newest events touching bundles in scope: events on a bundle, or on
+/// something of a bundle whose payload names it (`bundle_id`). Looks back a
+/// bounded number of events, in pages; each page costs one query to tell which of
+/// the bundles it names are in scope.
+async fn recent_activity(state: &AppState, scope: &Scope) -> Result<Vec<ActivityItem>, charter_store::StoreError> {
+    // Most dashboards find their 20 events in the newest page; smaller pages
+    // cost less when they do.
+    const PAGE: i64 = 100;
     let mut out = Vec::new();
-    if bundles.is_empty() {
+    if scope.is_empty() {
         return Ok(out);
     }
-    let by_text: HashMap<String, &Bundle> = bundles.values().map(|b| (b.id.to_string(), b)).collect();
     let mut after = None;
     let mut scanned = 0;
     while out.len() < RECENT_EVENTS && scanned < ACTIVITY_SCAN_LIMIT {
@@ -378,17 +360,30 @@ async fn recent_activity(state: &AppState, bundles: &HashMap<BundleId, Bundle>) 
         let Some(last) = page.last() else { break };
         after = Some(last.seq);
         scanned += page.len() as i64;
-        for e in &page {
-            let bundle_id = if e.target_type == "bundle" {
-                Some(e.target_id.clone())
-            } else if e.payload.contains("bundle_id") {
-                serde_json::from_str::<serde_json::Value>(&e.payload)
-                    .ok()
-                    .and_then(|p| p["bundle_id"].as_str().map(str::to_owned))
-            } else {
-                None
-            };
-            let Some(b) = bundle_id.as_deref().and_then(|id| by_text.get(id)) else {
+        let named: Vec<Option<String>> = page
+            .iter()
+            .map(|e| {
+                if e.target_type == "bundle" {
+                    Some(e.target_id.clone())
+                } else if e.payload.contains("bundle_id") {
+                    serde_json::from_str::<serde_json::Value>(&e.payload)
+                        .ok()
+                        .and_then(|p| p["bundle_id"].as_str().map(str::to_owned))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let ids: Vec<String> = named
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let labels = state.store.dashboard_labels(scope, &ids).await?;
+        for (e, bundle_id) in page.iter().zip(&named) {
+            let Some(b) = bundle_id.as_deref().and_then(|id| labels.get(id)) else {
                 continue;
             };
             out.push(ActivityItem {

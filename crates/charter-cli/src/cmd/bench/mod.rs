@@ -15,6 +15,8 @@ use serde_json::json;
 
 use crate::progress::Progress;
 
+mod governance;
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Audit append throughput and `audit verify` speed.
@@ -37,6 +39,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 16)]
         concurrency: u64,
     },
+    /// Governance: policy lint of a 500-question policy, evidence saves with
+    /// classification recompute, and the dashboard at many bundles.
+    Governance {
+        /// Bundles to create for the dashboard.
+        #[arg(long, default_value_t = 10_000)]
+        bundles: u64,
+        /// Answers per bundle (10k bundles x 10 = 100k answers).
+        #[arg(long, default_value_t = 10)]
+        answers_per_bundle: u64,
+        /// Evidence saves to time.
+        #[arg(long, default_value_t = 500)]
+        saves: usize,
+    },
     /// Server start-up time to ready, and idle memory.
     Startup {
         #[arg(long, default_value_t = 7)]
@@ -54,6 +69,11 @@ impl BenchCommand {
                 database_url,
             } => bench_audit(events, batch.max(1), database_url).await?,
             BenchCommand::Http { requests, concurrency } => bench_http(requests, concurrency.max(1)).await?,
+            BenchCommand::Governance {
+                bundles,
+                answers_per_bundle,
+                saves,
+            } => governance::run(bundles.max(1), answers_per_bundle, saves.max(1)).await?,
             BenchCommand::Startup { runs } => bench_startup(runs.max(1)).await?,
         }
         Ok(ExitCode::SUCCESS)
@@ -70,6 +90,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Print a latency row: count, p50, p99 and max.
+fn print_latency(label: &str, sorted: &[Duration]) {
+    println!(
+        "| {label} | p50 {:.2} ms | p99 {:.2} ms | max {:.2} ms |",
+        percentile(sorted, 0.50).as_secs_f64() * 1000.0,
+        percentile(sorted, 0.99).as_secs_f64() * 1000.0,
+        sorted.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
+    );
 }
 
 fn median_f64(mut v: Vec<f64>) -> f64 {
