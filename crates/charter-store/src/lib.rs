@@ -9,10 +9,12 @@
 #![forbid(unsafe_code)]
 
 pub mod approval;
+pub mod assignee;
 pub mod audit;
 pub mod backup;
 pub mod blob;
 pub mod bundle;
+pub mod bundle_migration;
 pub mod dashboard;
 pub mod finding;
 pub mod group;

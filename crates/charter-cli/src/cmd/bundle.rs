@@ -51,6 +51,30 @@ pub enum BundleCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Move the bundle to another published version of one of its policies
+    /// (prints what changes: approvals added, removed, reset; answers no longer asked).
+    Migrate {
+        bundle: String,
+        #[arg(long)]
+        policy: String,
+        /// `published` (the newest published version) or a version number.
+        #[arg(long, default_value = "published")]
+        to: String,
+        /// Only show what would change.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Assign someone to work on a stage (no USER: unassign). They get a task.
+    Assign {
+        bundle: String,
+        #[arg(long)]
+        policy: String,
+        #[arg(long)]
+        stage: String,
+        user: Option<String>,
+    },
     /// Ask the approvers of a stage to review it.
     RequestReview {
         bundle: String,
@@ -240,6 +264,68 @@ impl BundleCommand {
                         v["plan"]["skipped"].as_array().map_or(0, Vec::len)
                     )
                 });
+            }
+            BundleCommand::Migrate {
+                bundle,
+                policy,
+                to,
+                dry_run,
+                json: as_json,
+            } => {
+                let v: Value = c
+                    .post(
+                        &format!("/bundles/{}/migrate", seg(&bundle)),
+                        &json!({ "policy": policy, "to_version": to, "dry_run": dry_run }),
+                    )
+                    .await?;
+                show(as_json, &v, |v| {
+                    let list = |k: &str| {
+                        v[k].as_array()
+                            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                            .filter(|s| !s.is_empty())
+                            .unwrap_or_else(|| "none".into())
+                    };
+                    let mut out = format!(
+                        "{} `{}` from version {} to {}\n",
+                        if v["applied"].as_bool() == Some(true) {
+                            "moved"
+                        } else {
+                            "would move"
+                        },
+                        v["policy"].as_str().unwrap_or(""),
+                        v["from_version"],
+                        v["to_version"]
+                    );
+                    for line in v["changes"].as_array().into_iter().flatten() {
+                        out.push_str(&format!("  {}\n", line.as_str().unwrap_or("")));
+                    }
+                    out.push_str(&format!(
+                        "approvals added: {}\napprovals removed: {}\napprovals reset: {}\napprovals kept: {}\nanswers no longer asked: {}",
+                        list("approvals_added"),
+                        list("approvals_removed"),
+                        list("approvals_reset"),
+                        list("approvals_kept"),
+                        list("answers_orphaned")
+                    ));
+                    out
+                });
+            }
+            BundleCommand::Assign {
+                bundle,
+                policy,
+                stage,
+                user,
+            } => {
+                let v: Value = c
+                    .put(
+                        &format!("/bundles/{}/stages/{}/assignee", seg(&bundle), seg(&stage)),
+                        &json!({ "policy": policy, "user": user }),
+                    )
+                    .await?;
+                match v["assignee"].as_str() {
+                    Some(u) => println!("stage `{}` is assigned to {u}", v["stage"].as_str().unwrap_or("")),
+                    None => println!("stage `{}` has no assignee", v["stage"].as_str().unwrap_or("")),
+                }
             }
             BundleCommand::RequestReview { bundle, policy, stage } => {
                 let v: Value = c

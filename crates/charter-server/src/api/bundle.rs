@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::{ApiJson, ApiQuery, respond};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::governance::bundle::assignee::StageAssignment;
 use crate::governance::bundle::attachment::{self, UploadMeta};
+use crate::governance::bundle::migration::MigrationPlan;
 use crate::governance::bundle::notebook::{AnswerHistory, AttachmentView, BundleSummary, Notebook};
 use crate::governance::bundle::{self, AnswerOutcome, CopyPlan};
 use crate::state::AppState;
@@ -242,6 +244,76 @@ pub async fn preview_bundle_copy(
 ) -> ApiResult<Json<CopyPlan>> {
     let source = bundle::find(&state, &id).await?;
     Ok(Json(bundle::preview_copy(&state, &caller.user, &source).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateBundleRequest {
+    /// The policy to move (id or name); the bundle must follow it.
+    pub policy: String,
+    /// The version to move to: `published` (the default: the newest published), or a number.
+    #[serde(default)]
+    pub to_version: Option<String>,
+    /// Only say what would change.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[utoipa::path(post, path = "/bundles/{id}/migrate", tag = "bundles", request_body = MigrateBundleRequest,
+    params(("id" = String, Path, description = "Bundle id, `bdl_…`")),
+    responses((status = 200, body = MigrationPlan, description = "What the migration changes (or, with `dry_run`, would change)"),
+        (status = 400, body = crate::error::ErrorBody, description = "The target version is not published"),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "Bundle not active, already on that version, or changed meanwhile")),
+    security(("token" = []), ("basic" = []), ("session" = [])))]
+pub async fn migrate_bundle(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<MigrateBundleRequest>,
+) -> ApiResult<Json<MigrationPlan>> {
+    let b = bundle::find(&state, &id).await?;
+    let to = req.to_version.as_deref().unwrap_or("published");
+    Ok(Json(
+        bundle::migration::migrate(&state, &caller.audit(), &caller.user, &b, &req.policy, to, req.dry_run).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignStageRequest {
+    /// The policy whose stage this is (id or name).
+    pub policy: String,
+    /// Username or `usr_…` id of the assignee; `null` to unassign.
+    pub user: Option<String>,
+}
+
+#[utoipa::path(put, path = "/bundles/{id}/stages/{stage}/assignee", tag = "bundles", request_body = AssignStageRequest,
+    params(("id" = String, Path, description = "Bundle id, `bdl_…`"), ("stage" = String, Path, description = "Stage name")),
+    responses((status = 200, body = StageAssignment, description = "Who works on the stage now; the assignee gets a task"),
+        (status = 400, body = crate::error::ErrorBody, description = "No such user, or not a writer in the project"),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "The bundle is not active")),
+    security(("token" = []), ("basic" = []), ("session" = [])))]
+pub async fn assign_stage(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, stage)): Path<(String, String)>,
+    ApiJson(req): ApiJson<AssignStageRequest>,
+) -> ApiResult<Json<StageAssignment>> {
+    let b = bundle::find(&state, &id).await?;
+    Ok(Json(
+        bundle::assignee::assign(
+            &state,
+            &caller.audit(),
+            &caller.user,
+            &b,
+            &req.policy,
+            &stage,
+            req.user.as_deref(),
+        )
+        .await?,
+    ))
 }
 
 async fn move_bundle(state: &AppState, caller: &Caller, id: &str, to: BundleState) -> ApiResult<Json<BundleSummary>> {

@@ -80,6 +80,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/bundles/{id}/copy", post(bundle::copy_bundle))
         .route("/bundles/{id}/copy-preview", get(bundle::preview_bundle_copy))
+        .route("/bundles/{id}/migrate", post(bundle::migrate_bundle))
+        .route(
+            "/bundles/{id}/stages/{stage}/assignee",
+            axum::routing::put(bundle::assign_stage),
+        )
         .route("/bundles/{id}/complete", post(bundle::complete_bundle))
         .route("/bundles/{id}/archive", post(bundle::archive_bundle))
         .route("/bundles/{id}/reopen", post(bundle::reopen_bundle))
@@ -150,7 +155,7 @@ async fn unknown_route(request: Request) -> ApiError {
         policy::get_policy_version, policy::publish_policy_version, policy::retire_policy_version,
         policy::diff_policy_versions, policy::test_policy_version,
         bundle::list_bundles, bundle::create_bundle, bundle::get_bundle, bundle::answer_bundle, bundle::get_answer_history,
-        bundle::copy_bundle, bundle::preview_bundle_copy, bundle::complete_bundle, bundle::archive_bundle, bundle::reopen_bundle,
+        bundle::copy_bundle, bundle::preview_bundle_copy, bundle::migrate_bundle, bundle::assign_stage, bundle::complete_bundle, bundle::archive_bundle, bundle::reopen_bundle,
         bundle::list_attachments, bundle::add_attachment, bundle::upload_attachment, bundle::get_attachment_content,
         gate::check_gate,
         dashboard::get_dashboard,

@@ -16,10 +16,10 @@ use crate::state::AppState;
 pub struct TaskResponse {
     /// Stable id, `tsk_…`; absent for computed tasks (carried-over answers).
     pub id: Option<String>,
-    /// `approval`, `finding`, `mention` or `confirm_answer`.
+    /// `approval`, `finding`, `mention`, `stage_assigned` or `confirm_answer`.
     pub kind: String,
     pub bundle_id: Option<String>,
-    /// `approval`, `finding` or `answer`.
+    /// `approval`, `finding`, `stage` (`<bundle>/<policy>/<stage>`) or `answer`.
     pub target_type: String,
     /// The id of what the task is about (`apr_…`, `fnd_…`, `ans_…`).
     pub target_id: String,

@@ -17,8 +17,10 @@
 //! Submodules: [`notebook`] (the evidence notebook view and the bundle listing),
 //! [`attachment`] (typed links and uploads), [`dashboard`] (counts across bundles).
 
+pub mod assignee;
 pub mod attachment;
 pub mod dashboard;
+pub mod migration;
 pub mod notebook;
 
 pub use notebook::{history, list_for, notebook, summary};

@@ -347,6 +347,42 @@ async fn governance_steps(walk: &mut Walk<'_>) {
         app.post(&path, &wally, &body),
     )
     .await;
+    let path = format!("/bundles/{bundle_id}/stages/Only/assignee");
+    walk.step(
+        "PUT",
+        "/bundles/{id}/stages/{stage}/assignee",
+        200,
+        "stage.assigned",
+        app.call(
+            reqwest::Method::PUT,
+            &path,
+            &wally,
+            Some(&json!({ "policy": "Walk", "user": "wally" })),
+        ),
+    )
+    .await;
+    // A second published version, and the bundle moved onto it.
+    let v2 = json!({ "yaml": yaml.replace("label: Q", "label: The question") });
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/policies/{policy_id}/draft"),
+        admin,
+        Some(&v2),
+    )
+    .await
+    .expect(200);
+    app.post(&format!("/policies/{policy_id}/versions/2/publish"), admin, &null)
+        .await
+        .expect(200);
+    let path = format!("/bundles/{bundle_id}/migrate");
+    walk.step(
+        "POST",
+        "/bundles/{id}/migrate",
+        200,
+        "bundle.policy_migrated",
+        app.post(&path, &wally, &json!({ "policy": "Walk" })),
+    )
+    .await;
     for (route, action) in [
         ("complete", "bundle.completed"),
         ("reopen", "bundle.reopened"),

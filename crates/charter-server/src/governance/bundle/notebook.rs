@@ -140,6 +140,8 @@ pub struct NotebookStage {
     pub closed_reason: Option<String>,
     pub evidence_sets: Vec<NotebookSet>,
     pub approvals: Vec<NotebookApproval>,
+    /// Username of the person assigned to work on the stage, if any.
+    pub assignee: Option<String>,
 }
 
 /// An evidence set (or an approval's sign-off form).
@@ -498,6 +500,7 @@ fn policy_view(
                 current: stage.name() == current,
                 open: closed.is_none(),
                 closed_reason: closed,
+                assignee: None,
                 evidence_sets: stage
                     .evidence_sets()
                     .iter()
@@ -567,6 +570,7 @@ pub async fn notebook(state: &AppState, user: &User, bundle: &Bundle) -> ApiResu
     require(state, user, &project, Access::Read).await?;
     let names = usernames(state).await?;
     let approvals = state.store.approvals(bundle.id).await?;
+    let assignees = state.store.stage_assignees(bundle.id).await?;
     let mut policies = Vec::new();
     let mut carried_over = 0;
     for bp in state.store.bundle_policies(bundle.id).await? {
@@ -580,15 +584,14 @@ pub async fn notebook(state: &AppState, user: &User, bundle: &Bundle) -> ApiResu
             .filter(|a| a.policy_id == bp.policy_id)
             .cloned()
             .collect();
-        policies.push(policy_view(
-            &stored.name,
-            &version,
-            bp.policy_id,
-            &policy,
-            &mine,
-            &answers,
-            &names,
-        ));
+        let mut view = policy_view(&stored.name, &version, bp.policy_id, &policy, &mine, &answers, &names);
+        for stage in &mut view.stages {
+            stage.assignee = assignees
+                .iter()
+                .find(|a| a.policy_id == bp.policy_id && a.stage == stage.name)
+                .and_then(|a| names.get(&a.user_id).cloned());
+        }
+        policies.push(view);
     }
     let copied_from = match bundle.copied_from {
         Some(id) => Some(BundleRef {

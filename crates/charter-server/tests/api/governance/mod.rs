@@ -4,11 +4,13 @@
 //! Approvals are granted here with direct store calls (`grant`), so these tests do
 //! not depend on the review routes.
 
+mod assignees;
 mod attachments;
 mod bundles;
 mod copy;
 mod dashboard;
 mod gates;
+mod migration;
 mod policies;
 mod projects;
 
