@@ -15,6 +15,7 @@ mod account;
 mod admin;
 mod assets;
 mod audit;
+pub mod chart;
 mod diff;
 mod home;
 mod session;
