@@ -3,7 +3,9 @@
 //! (redirects followed) — and checks what a person would see in the markup.
 //! Browser behaviour (the live editor, charts' links) is in `tests/browser/`.
 
+mod dashboard;
 mod policies;
+mod tasks;
 
 use reqwest::Method;
 
