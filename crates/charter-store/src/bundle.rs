@@ -82,6 +82,14 @@ pub struct Answer {
     pub carried_over: bool,
 }
 
+/// A carried-over answer waiting to be confirmed, where it is ([`Store::carried_over_for`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CarriedOver {
+    pub answer: Answer,
+    pub bundle_name: String,
+    pub policy_version_id: PolicyVersionId,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
     pub id: AttachmentId,
@@ -228,6 +236,43 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| answer_from_row(r).map(|a| (a.input_id.clone(), a)))
+            .collect()
+    }
+
+    /// Carried-over answers still waiting to be confirmed (the latest revision is
+    /// the copy) in active bundles of projects where `user` is an owner or member,
+    /// with each bundle's name and the policy version it follows; by project name,
+    /// newest bundle first, then input id. One query, whatever the number of bundles.
+    pub async fn carried_over_for(&self, user: UserId) -> Result<Vec<CarriedOver>, StoreError> {
+        let columns = ANSWER_COLUMNS
+            .split(',')
+            .map(|c| format!("a.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns}, b.name, bp.policy_version_id FROM answers a \
+             JOIN bundles b ON b.id = a.bundle_id \
+             JOIN bundle_policies bp ON bp.bundle_id = a.bundle_id AND bp.policy_id = a.policy_id \
+             JOIN project_members m ON m.project_id = b.project_id \
+             JOIN projects p ON p.id = b.project_id \
+             WHERE a.carried_over = 1 AND b.state = 'active' AND m.user_id = $1 AND m.role IN ('owner', 'member') \
+             AND a.revision = (SELECT MAX(x.revision) FROM answers x \
+                 WHERE x.bundle_id = a.bundle_id AND x.policy_id = a.policy_id AND x.input_id = a.input_id) \
+             ORDER BY p.name, b.created_at DESC, b.id DESC, a.policy_id, a.input_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        let n = ANSWER_COLUMNS.split(',').count();
+        rows.iter()
+            .map(|r| {
+                Ok(CarriedOver {
+                    answer: answer_from_row(r)?,
+                    bundle_name: r.try_get(n)?,
+                    policy_version_id: decode_id(r.try_get::<String, _>(n + 1)?)?,
+                })
+            })
             .collect()
     }
 

@@ -78,6 +78,15 @@ pub struct SeverityCount {
     pub overdue: i64,
 }
 
+/// What [`Store::dashboard_weekly`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weekly {
+    BundlesCreated,
+    /// Approvals granted, granted with conditions or rejected (by `decided_at`).
+    ApprovalsDecided,
+    FindingsOpened,
+}
+
 /// A bundle's id, name and project, for labelling dashboard rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleLabel {
@@ -233,6 +242,53 @@ impl Store {
                     overdue: r.try_get(2)?,
                 })
             })
+            .collect()
+    }
+
+    /// Weekly counts in scope since `since`, as `(week, count)` with week 0 starting
+    /// at `since` and each `week` milliseconds long: what `what` counts (bundles
+    /// created, approvals decided, findings opened), archived bundles included —
+    /// history happened.
+    pub async fn dashboard_weekly(
+        &self,
+        scope: &Scope,
+        what: Weekly,
+        since: Millis,
+        week: Millis,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        if scope.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (filter, mut binds) = scope.bundle_filter(3);
+        let inner = match what {
+            Weekly::BundlesCreated => {
+                format!("SELECT (b.created_at - $1) / $2 AS w FROM bundles b WHERE b.created_at >= $1{filter}")
+            }
+            Weekly::ApprovalsDecided | Weekly::FindingsOpened => {
+                let (table, at) = match what {
+                    Weekly::ApprovalsDecided => ("approvals", "decided_at"),
+                    _ => ("findings", "created_at"),
+                };
+                let mut sql = format!(
+                    "SELECT (t.{at} - $1) / $2 AS w FROM {table} t WHERE t.{at} >= $1 \
+                     AND t.bundle_id IN (SELECT b.id FROM bundles b WHERE 1 = 1{filter})"
+                );
+                if let Some(policy) = scope.policy {
+                    sql.push_str(&format!(" AND t.policy_id = ${}", 3 + binds.len()));
+                    binds.push(policy.to_string());
+                }
+                sql
+            }
+        };
+        let sql = format!("SELECT w, COUNT(*) FROM ({inner}) weeks GROUP BY w ORDER BY w");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(since).bind(week);
+        for b in binds {
+            q = q.bind(b);
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
             .collect()
     }
 

@@ -11,7 +11,7 @@ after(async () => {
   await browser?.close();
 });
 
-test("a wrong password is refused inline; the right one lands on home; signing out returns to the sign-in page", async () => {
+test("a wrong password is refused inline; the right one lands on the dashboard; signing out returns to the sign-in page", async () => {
   const page = await newPage(browser);
 
   // Anonymous visitors are sent to the sign-in page.
@@ -32,9 +32,9 @@ test("a wrong password is refused inline; the right one lands on home; signing o
   await page.getByLabel("Password").fill(ADMIN.password);
   await Promise.all([page.waitForURL((u) => u.pathname === "/"), page.getByRole("button", { name: "Sign in" }).click()]);
   assert.equal((await page.getByTestId("current-user").textContent()).trim(), ADMIN.username);
-  assert.match(await page.locator("h1").textContent(), /Welcome, Administrator/);
+  assert.match(await page.locator("h1").textContent(), /Dashboard/);
   const nav = page.getByRole("navigation", { name: "Main" });
-  for (const link of ["Home", "Account", "Users", "Groups", "Audit trail"]) {
+  for (const link of ["Dashboard", "Tasks", "Policies", "Account", "Users", "Groups", "Audit trail"]) {
     assert.equal(await nav.getByRole("link", { name: link, exact: true }).count(), 1, `an admin sees ${link}`);
   }
   await screenshot(page, "home");

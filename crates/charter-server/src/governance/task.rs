@@ -2,9 +2,10 @@
 //! mentions) and, computed on the fly, carried-over answers waiting to be
 //! confirmed in bundles the user can write.
 
+use std::collections::HashMap;
+
 use charter_domain::time::Millis;
-use charter_domain::{BundleId, TaskId};
-use charter_store::bundle::BundleState;
+use charter_domain::{BundleId, PolicyVersionId, TaskId};
 use charter_store::task::Task;
 use charter_store::user::User;
 
@@ -62,46 +63,36 @@ pub async fn tasks_of(state: &AppState, user: &User, all: bool) -> ApiResult<Vec
     if !user.role.can_write() {
         return Ok(out);
     }
-    for project in state.store.projects_of(user.id).await? {
-        if !state
-            .store
-            .project_role(project.id, user.id)
-            .await?
-            .is_some_and(|r| r.can_write())
-        {
-            continue;
-        }
-        for bundle in state.store.bundles(Some(project.id)).await? {
-            if bundle.state != BundleState::Active {
-                continue;
+    // One query finds them all (a partial index keeps it cheap at any number of
+    // bundles); each policy version is parsed once, from the cache.
+    let mut labels: HashMap<PolicyVersionId, std::sync::Arc<charter_domain::policy::Policy>> = HashMap::new();
+    for c in state.store.carried_over_for(user.id).await? {
+        let policy = match labels.get(&c.policy_version_id) {
+            Some(p) => p.clone(),
+            None => {
+                let version = state.store.policy_version(c.policy_version_id).await?;
+                let p = parsed(state, &version)?;
+                labels.insert(c.policy_version_id, p.clone());
+                p
             }
-            for bp in state.store.bundle_policies(bundle.id).await? {
-                let answers = state.store.latest_answers(bundle.id, bp.policy_id).await?;
-                if !answers.values().any(|a| a.carried_over) {
-                    continue;
-                }
-                let version = state.store.policy_version(bp.policy_version_id).await?;
-                let policy = parsed(state, &version)?;
-                for a in answers.values().filter(|a| a.carried_over) {
-                    let label = policy.input(&a.input_id).map_or(a.input_id.as_str(), |i| i.label());
-                    out.push(TaskItem {
-                        id: None,
-                        kind: "confirm_answer".into(),
-                        bundle_id: Some(bundle.id),
-                        target_type: "answer".into(),
-                        target_id: a.id.to_string(),
-                        title: format!(
-                            "Confirm or edit the carried-over answer to `{label}` ({}) in bundle `{}`",
-                            a.input_id, bundle.name
-                        ),
-                        status: "open".into(),
-                        created_at: a.answered_at,
-                        done_at: None,
-                        computed: true,
-                    });
-                }
-            }
-        }
+        };
+        let a = &c.answer;
+        let label = policy.input(&a.input_id).map_or(a.input_id.as_str(), |i| i.label());
+        out.push(TaskItem {
+            id: None,
+            kind: "confirm_answer".into(),
+            bundle_id: Some(a.bundle_id),
+            target_type: "answer".into(),
+            target_id: a.id.to_string(),
+            title: format!(
+                "Confirm or edit the carried-over answer to `{label}` ({}) in bundle `{}`",
+                a.input_id, c.bundle_name
+            ),
+            status: "open".into(),
+            created_at: a.answered_at,
+            done_at: None,
+            computed: true,
+        });
     }
     Ok(out)
 }

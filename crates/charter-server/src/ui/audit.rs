@@ -35,17 +35,29 @@ pub struct AuditFilters {
 }
 
 impl AuditFilters {
-    fn pairs(&self) -> Vec<(&'static str, &str)> {
+    /// The target as the API reads it: a bare id (`bdl_…`) names its type by its
+    /// prefix, so it becomes `bundle:bdl_…`.
+    fn target(&self) -> std::borrow::Cow<'_, str> {
+        let t = self.target.trim();
+        match target_type_of(t) {
+            Some(ty) if !t.contains(':') => format!("{ty}:{t}").into(),
+            _ => t.into(),
+        }
+    }
+
+    /// The filters as query pairs (what the page's URL, its next page and its
+    /// exports carry).
+    fn pairs(&self) -> Vec<(&'static str, String)> {
         [
-            ("actor", &self.actor),
-            ("action", &self.action),
-            ("target", &self.target),
-            ("since", &self.since),
-            ("until", &self.until),
+            ("actor", self.actor.trim().into()),
+            ("action", self.action.trim().into()),
+            ("target", self.target()),
+            ("since", self.since.trim().into()),
+            ("until", self.until.trim().into()),
         ]
         .into_iter()
-        .map(|(k, v)| (k, v.trim()))
         .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.into_owned()))
         .collect()
     }
 
@@ -57,7 +69,7 @@ impl AuditFilters {
 
     fn with(&self, extra: &[(&'static str, &str)]) -> String {
         let mut pairs = self.pairs();
-        pairs.extend_from_slice(extra);
+        pairs.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
 
@@ -72,7 +84,7 @@ impl AuditFilters {
             until: opt(&self.until),
             actor: opt(&self.actor),
             action: opt(&self.action),
-            target: opt(&self.target),
+            target: opt(&self.target()),
             order: None,
             cursor: opt(&self.cursor),
             limit: Some(PAGE_SIZE),
@@ -115,13 +127,14 @@ impl From<&AuditEventResponse> for EventRow {
             action: e.action.clone(),
             target_type: e.target_type.clone(),
             target_id: e.target_id.clone(),
-            summary: PayloadDiff::of(&e.payload).summary(),
+            summary: PayloadDiff::of_event(&e.action, &e.payload).summary(),
         }
     }
 }
 
-/// Suggestions for the action filter.
-const ACTIONS: [&str; 17] = [
+/// Suggestions for the action filter: every family, then the actions people look
+/// for most.
+const ACTIONS: [&str; 47] = [
     "user.*",
     "user.created",
     "user.updated",
@@ -139,7 +152,75 @@ const ACTIONS: [&str; 17] = [
     "session.created",
     "session.ended",
     "access.denied",
+    "project.*",
+    "policy.*",
+    "policy_version.*",
+    "policy_version.published",
+    "policy_version.retired",
+    "bundle.*",
+    "bundle.created",
+    "bundle.classified",
+    "bundle.stage_changed",
+    "bundle.completed",
+    "bundle.archived",
+    "bundle.policy_migrated",
+    "evidence.*",
+    "evidence.answered",
+    "evidence.confirmed",
+    "attachment.added",
+    "approval.*",
+    "approval.requested",
+    "approval.granted",
+    "approval.conditionally_granted",
+    "approval.rejected",
+    "approval.revoked",
+    "approval.refused",
+    "finding.*",
+    "finding.created",
+    "finding.updated",
+    "waiver.*",
+    "gate.*",
+    "gate.denied",
+    "stage.assigned",
 ];
+
+/// Suggestions for the target filter (a type, or `type:id`).
+const TARGETS: [&str; 12] = [
+    "user",
+    "group",
+    "token",
+    "project",
+    "policy",
+    "policy_version",
+    "bundle",
+    "approval",
+    "finding",
+    "waiver",
+    "gate",
+    "stage",
+];
+
+/// The target type whose ids start with `prefix_` (`bdl_…` is a bundle).
+fn target_type_of(id: &str) -> Option<&'static str> {
+    const PREFIXES: [(&str, &str); 12] = [
+        ("usr_", "user"),
+        ("grp_", "group"),
+        ("tok_", "token"),
+        ("prj_", "project"),
+        ("pol_", "policy"),
+        ("pov_", "policy_version"),
+        ("bdl_", "bundle"),
+        ("apr_", "approval"),
+        ("fnd_", "finding"),
+        ("wvr_", "waiver"),
+        ("att_", "attachment"),
+        ("ans_", "answer"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(p, _)| id.starts_with(p) && id.len() > p.len())
+        .map(|(_, t)| *t)
+}
 
 #[derive(Template)]
 #[template(path = "audit/list.html", blocks = ["results"])]
@@ -147,6 +228,7 @@ struct AuditPage {
     layout: Layout,
     filters: AuditFilters,
     actions: &'static [&'static str],
+    targets: &'static [&'static str],
     errors: FormErrors,
     rows: Vec<EventRow>,
     /// The next page, when there is one.
@@ -221,6 +303,7 @@ pub async fn page_audit(
         view_url,
         filters,
         actions: &ACTIONS,
+        targets: &TARGETS,
         errors,
         rows,
     };
@@ -277,7 +360,7 @@ pub async fn page_audit_event(
     let page = EventPage {
         layout: Layout::new(Some(gov.caller()), "audit", format!("Audit event #{}", e.seq)),
         when: When::precise(&e.occurred_at),
-        diff: PayloadDiff::of(&e.payload),
+        diff: PayloadDiff::of_event(&e.action, &e.payload),
         inline: htmx.request,
         e,
     };
@@ -336,5 +419,20 @@ mod tests {
         );
         assert_eq!(AuditFilters::input_type("2026-01-01"), "date");
         assert_eq!(AuditFilters::input_type("2026-01-01T10:00:00Z"), "text");
+    }
+
+    #[test]
+    fn a_bare_id_filters_by_its_target() {
+        let f = AuditFilters {
+            target: "bdl_0123".into(),
+            ..Default::default()
+        };
+        assert_eq!(f.to_api().target.as_deref(), Some("bundle:bdl_0123"));
+        let f = AuditFilters {
+            target: "bundle".into(),
+            ..Default::default()
+        };
+        assert_eq!(f.to_api().target.as_deref(), Some("bundle"));
+        assert_eq!(target_type_of("pov_1"), Some("policy_version"));
     }
 }

@@ -4,14 +4,14 @@
 //! template with `{{ chart|safe }}`:
 //!
 //! ```html
-//! <figure class="chart chart-bar" data-chart="bar">
+//! <figure class="chart chart-is-bar" data-chart="bar">
 //!   <figcaption class="chart-caption">Bundles by state</figcaption>
 //!   <svg viewBox="…" role="img|group" aria-labelledby="…-title …-desc">
 //!     <title>…</title><desc>…</desc>
 //!     … marks; a datum with an href is an <a> (Tab reaches it; its aria-label says
 //!       "Active: 12 bundles") …
 //!   </svg>
-//!   <table class="visually-hidden">…the same numbers…</table>
+//!   <div class="visually-hidden"><table>…the same numbers…</table></div>
 //! </figure>
 //! ```
 //!
@@ -190,7 +190,7 @@ impl Frame {
     }
 
     fn open(&self, out: &mut String, kind: &str) {
-        let _ = write!(out, r#"<figure class="chart chart-{kind}" data-chart="{kind}">"#);
+        let _ = write!(out, r#"<figure class="chart chart-is-{kind}" data-chart="{kind}">"#);
         if self.caption {
             let _ = write!(
                 out,
@@ -232,7 +232,7 @@ impl Frame {
     fn table(&self, out: &mut String, head: &[&str], rows: &[Vec<String>]) {
         let _ = write!(
             out,
-            r#"<table class="visually-hidden chart-table"><caption>{}</caption><thead><tr>"#,
+            r#"<div class="visually-hidden"><table class="chart-table"><caption>{}</caption><thead><tr>"#,
             esc(&self.title)
         );
         for h in head {
@@ -250,7 +250,8 @@ impl Frame {
             }
             out.push_str("</tr>");
         }
-        out.push_str("</tbody></table>");
+        // A table does not shrink to the 1px of `.visually-hidden`; its wrapper does.
+        out.push_str("</tbody></table></div>");
     }
 }
 
@@ -290,8 +291,8 @@ pub struct BarChart {
 }
 
 impl BarChart {
-    pub const WIDTH: f64 = 640.0;
-    pub const HEIGHT: f64 = 260.0;
+    pub const WIDTH: f64 = 520.0;
+    pub const HEIGHT: f64 = 240.0;
     const TOP: f64 = 18.0;
     const BOTTOM: f64 = 34.0;
     const LEFT: f64 = 44.0;
@@ -471,8 +472,8 @@ pub struct HBarChart {
 }
 
 impl HBarChart {
-    pub const WIDTH: f64 = 640.0;
-    const LABEL: f64 = 210.0;
+    pub const WIDTH: f64 = 560.0;
+    const LABEL: f64 = 190.0;
     const ROW: f64 = 30.0;
     const HEADING: f64 = 26.0;
     const BAR: f64 = 18.0;
@@ -551,7 +552,7 @@ impl HBarChart {
                     r#"<text class="chart-label" x="{}" y="{}" text-anchor="end" dominant-baseline="middle" aria-hidden="true">{}</text>"#,
                     num(Self::LABEL - 10.0),
                     num(y + Self::ROW / 2.0),
-                    esc(&truncate(&d.label, 30))
+                    esc(&truncate(&d.label, 27))
                 );
                 let _ = write!(
                     out,
@@ -805,9 +806,12 @@ pub struct LineChart {
     x_label: Option<String>,
     y_label: Option<String>,
     y_from_zero: bool,
+    width: f64,
+    height: f64,
 }
 
 impl LineChart {
+    /// The default drawing size (`viewBox`); see [`LineChart::size`].
     pub const WIDTH: f64 = 640.0;
     pub const HEIGHT: f64 = 280.0;
     const TOP: f64 = 16.0;
@@ -826,7 +830,18 @@ impl LineChart {
             x_label: None,
             y_label: None,
             y_from_zero: false,
+            width: Self::WIDTH,
+            height: Self::HEIGHT,
         }
+    }
+
+    /// Draw in a `width` × `height` box (the SVG still scales to its container;
+    /// a wide box suits a full-width card, so text is not blown up).
+    #[must_use]
+    pub fn size(mut self, width: f64, height: f64) -> Self {
+        self.width = width.max(200.0);
+        self.height = height.max(120.0);
+        self
     }
 
     frame_methods!();
@@ -885,8 +900,8 @@ impl LineChart {
             XAxis::Linear => Axis::nice(x_min, x_max, 6),
             XAxis::Time => Axis::time(x_min, x_max, 6),
         };
-        let (x0, x1) = (Self::LEFT, Self::WIDTH - Self::RIGHT);
-        let (y0, y1) = (Self::TOP, Self::HEIGHT - Self::BOTTOM);
+        let (x0, x1) = (Self::LEFT, self.width - Self::RIGHT);
+        let (y0, y1) = (Self::TOP, self.height - Self::BOTTOM);
         let sx = |x: f64| x_axis.scale(x, x0, x1);
         let sy = |y: f64| y_axis.scale(y, y1, y0);
 
@@ -915,7 +930,7 @@ impl LineChart {
         let mut out = String::new();
         self.frame.open(&mut out, "line");
         self.frame
-            .svg_open(&mut out, &id, Self::WIDTH, Self::HEIGHT, false, &format!("{summary}."));
+            .svg_open(&mut out, &id, self.width, self.height, false, &format!("{summary}."));
         out.push_str(r#"<g class="chart-axis" aria-hidden="true">"#);
         for t in y_axis.ticks() {
             let y = sy(t);
@@ -962,7 +977,7 @@ impl LineChart {
                 out,
                 r#"<text class="chart-axis-title" x="{}" y="{}" text-anchor="middle">{}</text>"#,
                 num((x0 + x1) / 2.0),
-                num(Self::HEIGHT - 6.0),
+                num(self.height - 6.0),
                 esc(l)
             );
         }

@@ -64,6 +64,55 @@ impl PayloadDiff {
         Self { kind, rows, raw }
     }
 
+    /// [`PayloadDiff::of`] an event's payload, also reading `before`/`after` that are
+    /// single values (an answer, a classification, a state): one changed row named
+    /// after what changed (the payload's `input_id`, else what the action changes),
+    /// with the payload's other fields as unchanged context.
+    pub fn of_event(action: &str, payload: &Value) -> Self {
+        let Some(object) = payload.as_object() else {
+            return Self::of(payload);
+        };
+        let (Some(before), Some(after)) = (object.get("before"), object.get("after")) else {
+            return Self::of(payload);
+        };
+        if before.is_object() || after.is_object() {
+            return Self::of(payload);
+        }
+        let key = object
+            .get("input_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| changed_field(action).to_owned());
+        let text = |v: &Value| match v {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        };
+        let (b, a) = (text(before), text(after));
+        let mut rows = vec![DiffRow {
+            key,
+            changed: b != a,
+            before: b,
+            after: a,
+        }];
+        let mut context: Map<String, Value> = object.clone();
+        context.remove("before");
+        context.remove("after");
+        for (k, v) in flatten(&Value::Object(context)) {
+            rows.push(DiffRow {
+                key: k,
+                before: Some(v.clone()),
+                after: Some(v),
+                changed: false,
+            });
+        }
+        Self {
+            kind: DiffKind::Change,
+            rows,
+            raw: serde_json::to_string_pretty(payload).unwrap_or_default(),
+        }
+    }
+
     /// A one-line summary for the events table: what changed, or a few fields.
     pub fn summary(&self) -> String {
         let text = match self.kind {
@@ -91,9 +140,16 @@ impl PayloadDiff {
                 // Names first: they say what the event is about; ids and flags last.
                 let rank = |key: &str| match key.rsplit('.').next().unwrap_or(key) {
                     "username" | "name" => 0,
-                    "group" | "role" => 1,
+                    "group" | "role" | "severity" | "status" | "stage" | "version" => 1,
                     "display_name" | "email" | "prefix" => 2,
-                    k if k == "id" || k.ends_with("_id") || k.contains("hash") || k == "disabled" => 9,
+                    k if k == "id"
+                        || k.ends_with("_id")
+                        || k.contains("hash")
+                        || k.contains("sha256")
+                        || k == "disabled" =>
+                    {
+                        9
+                    }
                     _ => 3,
                 };
                 let mut rows: Vec<&DiffRow> = self.rows.iter().filter(|r| rank(&r.key) < 9).collect();
@@ -109,6 +165,18 @@ impl PayloadDiff {
             }
         };
         truncate(&text, 90)
+    }
+}
+
+/// What an action with single-value `before`/`after` changes (`bundle.classified`
+/// changes the classification).
+fn changed_field(action: &str) -> &'static str {
+    match action.rsplit('.').next().unwrap_or(action) {
+        "classified" => "classification",
+        "stage_changed" => "stage",
+        "published" | "retired" | "reopened" if action.starts_with("policy_version.") => "status",
+        "archived" | "completed" | "reopened" => "state",
+        _ => "value",
     }
 }
 
@@ -174,6 +242,39 @@ mod tests {
             ["meta.tier", "name"]
         );
         assert!(d.rows.iter().all(|r| r.before.is_none() && !r.changed));
+    }
+
+    #[test]
+    fn single_values_before_and_after_read_as_a_change() {
+        let d = PayloadDiff::of_event(
+            "evidence.answered",
+            &json!({ "before": null, "after": "Low", "input_id": "proposed-tier", "revision": 1 }),
+        );
+        assert_eq!(d.kind, DiffKind::Change);
+        assert_eq!(
+            d.rows[0],
+            DiffRow {
+                key: "proposed-tier".into(),
+                before: None,
+                after: Some("Low".into()),
+                changed: true
+            }
+        );
+        assert_eq!(d.rows.iter().filter(|r| r.changed).count(), 1, "context is unchanged");
+        assert_eq!(d.summary(), "proposed-tier: — → Low");
+        let d = PayloadDiff::of_event("bundle.archived", &json!({ "before": "active", "after": "archived" }));
+        assert_eq!(d.summary(), "state: active → archived");
+        let d = PayloadDiff::of_event(
+            "policy_version.published",
+            &json!({ "before": "draft", "after": "published" }),
+        );
+        assert_eq!(d.summary(), "status: draft → published");
+        // Objects on both sides keep the field-by-field diff.
+        let d = PayloadDiff::of_event(
+            "user.updated",
+            &json!({ "before": { "role": "a" }, "after": { "role": "b" } }),
+        );
+        assert_eq!(d.summary(), "role: a → b");
     }
 
     #[test]

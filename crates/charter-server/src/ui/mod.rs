@@ -16,10 +16,12 @@ mod admin;
 mod assets;
 mod audit;
 pub mod chart;
+mod dashboard;
 mod diff;
 mod home;
 mod policy;
 mod session;
+mod task;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request};
@@ -38,7 +40,7 @@ use crate::state::AppState;
 /// The page routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(home::page_home))
+        .route("/", get(dashboard::page_dashboard))
         .route("/login", get(session::page_login).post(session::form_login))
         .route("/logout", post(session::form_logout))
         .route("/account", get(account::page_account))
@@ -57,6 +59,8 @@ pub fn routes() -> Router<AppState> {
         .route("/audit/verify", post(audit::form_verify))
         .route("/audit/{id}", get(audit::page_audit_event))
         // Governance pages (ui-gov): policies, dashboard, tasks.
+        .route("/dashboard", get(dashboard::redirect_dashboard))
+        .route("/tasks", get(task::page_tasks))
         .route("/policies", get(policy::page_policies).post(policy::form_create_policy))
         .route("/policies/new", get(policy::page_new_policy))
         .route("/policies/check", post(policy::form_check))

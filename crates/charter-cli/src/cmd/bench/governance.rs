@@ -131,7 +131,80 @@ pub async fn run(bundles: u64, answers_per_bundle: u64, saves: usize) -> anyhow:
         &lint,
     );
 
-    // An in-process server state on a fresh SQLite database.
+    let seeded = seed(bundles, answers_per_bundle).await?;
+    let (state, ctx, admin) = (&seeded.state, AuditContext::system("bench"), &seeded.admin);
+
+    // 2. Evidence saves that flip the classification.
+    let b = bundle::create(state, &ctx, admin, &seeded.project, "saves", "", &seeded.policies)
+        .await
+        .map_err(super::super::api_err)?;
+    let mut lat = Vec::with_capacity(saves);
+    let values = ["staff", "clients", "public"];
+    for i in 0..saves {
+        let t = Instant::now();
+        bundle::answer(
+            state,
+            &ctx,
+            admin,
+            &b,
+            "General Intake",
+            "affected-users",
+            &json!(values[i % 3]),
+        )
+        .await
+        .map_err(super::super::api_err)?;
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    print_latency(
+        &format!("evidence save + classification recompute, {saves} saves (SQLite)"),
+        &lat,
+    );
+    let total_answers = seeded.answers;
+
+    let mut lat: Vec<Duration> = Vec::new();
+    let mut last = None;
+    for _ in 0..30 {
+        let t = Instant::now();
+        let d = bundle::dashboard::dashboard(state, admin, None, None)
+            .await
+            .map_err(super::super::api_err)?;
+        lat.push(t.elapsed());
+        last = Some(d);
+    }
+    let d = last.context("no dashboard")?;
+    if d.bundles.total as u64 != bundles + 1 {
+        bail!("the dashboard counted {} bundles, not {}", d.bundles.total, bundles + 1);
+    }
+    lat.sort();
+    print_latency(
+        &format!(
+            "dashboard, {} bundles / {} answers, 30 runs (SQLite; {} pending approvals, {} open findings)",
+            d.bundles.total, total_answers, d.approvals.pending, d.findings.open
+        ),
+        &lat,
+    );
+    Ok(())
+}
+
+/// A fresh SQLite-backed server state with General Intake published, groups
+/// `ai-governance` and `model-risk` (with the member `reviewer`), one project
+/// `bench` and `bundles` bundles with `answers_per_bundle` answers each; every
+/// tenth bundle answered to the end of Intake with review requested, every
+/// twentieth with a finding.
+pub struct Seeded {
+    pub state: charter_server::AppState,
+    pub admin: charter_store::user::User,
+    pub project: charter_store::project::Project,
+    pub policies: Vec<String>,
+    pub bundles: Vec<charter_store::bundle::Bundle>,
+    pub answers: u64,
+    /// Keeps the database's directory alive.
+    pub _dir: tempfile::TempDir,
+}
+
+/// See [`Seeded`].
+pub async fn seed(bundles: u64, answers_per_bundle: u64) -> anyhow::Result<Seeded> {
     let dir = tempfile::tempdir()?;
     let config = Config {
         data_dir: dir.path().to_path_buf(),
@@ -152,8 +225,21 @@ pub async fn run(bundles: u64, answers_per_bundle: u64, saves: usize) -> anyhow:
     )
     .await
     .map_err(super::super::api_err)?;
+    charter_server::api::user::create(
+        &state,
+        &ctx,
+        CreateUserRequest {
+            username: "reviewer".into(),
+            display_name: None,
+            email: "reviewer@example.com".into(),
+            role: Some("practitioner".into()),
+            password: Some("bench-password-123".into()),
+        },
+    )
+    .await
+    .map_err(super::super::api_err)?;
     for g in ["ai-governance", "model-risk"] {
-        charter_server::api::group::create(
+        let group = charter_server::api::group::create(
             &state,
             &ctx,
             CreateGroupRequest {
@@ -163,6 +249,9 @@ pub async fn run(bundles: u64, answers_per_bundle: u64, saves: usize) -> anyhow:
         )
         .await
         .map_err(super::super::api_err)?;
+        charter_server::api::group::add(&state, &ctx, &group, "reviewer")
+            .await
+            .map_err(super::super::api_err)?;
     }
     let (_, version) = policy::create(&state, &ctx, &admin, "General Intake", "", GENERAL_INTAKE)
         .await
@@ -175,33 +264,7 @@ pub async fn run(bundles: u64, answers_per_bundle: u64, saves: usize) -> anyhow:
         .map_err(super::super::api_err)?;
     let policies = vec!["General Intake".to_owned()];
 
-    // 2. Evidence saves that flip the classification.
-    let b = bundle::create(&state, &ctx, &admin, &proj, "saves", "", &policies)
-        .await
-        .map_err(super::super::api_err)?;
-    let mut lat = Vec::with_capacity(saves);
     let values = ["staff", "clients", "public"];
-    for i in 0..saves {
-        let t = Instant::now();
-        bundle::answer(
-            &state,
-            &ctx,
-            &admin,
-            &b,
-            "General Intake",
-            "affected-users",
-            &json!(values[i % 3]),
-        )
-        .await
-        .map_err(super::super::api_err)?;
-        lat.push(t.elapsed());
-    }
-    lat.sort();
-    print_latency(
-        &format!("evidence save + classification recompute, {saves} saves (SQLite)"),
-        &lat,
-    );
-
     // 3. The dashboard over many bundles and answers.
     let mut progress = Progress::new("creating bundles", Some(bundles));
     let mut created = Vec::with_capacity(bundles as usize);
@@ -286,27 +349,13 @@ pub async fn run(bundles: u64, answers_per_bundle: u64, saves: usize) -> anyhow:
     }
     progress.finish();
 
-    let mut lat: Vec<Duration> = Vec::new();
-    let mut last = None;
-    for _ in 0..30 {
-        let t = Instant::now();
-        let d = bundle::dashboard::dashboard(&state, &admin, None, None)
-            .await
-            .map_err(super::super::api_err)?;
-        lat.push(t.elapsed());
-        last = Some(d);
-    }
-    let d = last.context("no dashboard")?;
-    if d.bundles.total as u64 != bundles + 1 {
-        bail!("the dashboard counted {} bundles, not {}", d.bundles.total, bundles + 1);
-    }
-    lat.sort();
-    print_latency(
-        &format!(
-            "dashboard, {} bundles / {} answers, 30 runs (SQLite; {} pending approvals, {} open findings)",
-            d.bundles.total, total_answers, d.approvals.pending, d.findings.open
-        ),
-        &lat,
-    );
-    Ok(())
+    Ok(Seeded {
+        state,
+        admin,
+        project: proj,
+        policies,
+        bundles: created,
+        answers: total_answers,
+        _dir: dir,
+    })
 }

@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::progress::Progress;
 
 mod governance;
+mod ui;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -52,6 +53,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         saves: usize,
     },
+    /// The governance web pages over HTTP on the `governance` data: dashboard,
+    /// tasks, policy list and editor, live check, audit trail (p50/p99).
+    Ui {
+        /// Bundles to create.
+        #[arg(long, default_value_t = 10_000)]
+        bundles: u64,
+        /// Answers per bundle.
+        #[arg(long, default_value_t = 10)]
+        answers_per_bundle: u64,
+        /// Requests per page.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// Bundles to copy (their answers become tasks to confirm).
+        #[arg(long, default_value_t = 20)]
+        copies: usize,
+    },
     /// Server start-up time to ready, and idle memory.
     Startup {
         #[arg(long, default_value_t = 7)]
@@ -74,6 +91,12 @@ impl BenchCommand {
                 answers_per_bundle,
                 saves,
             } => governance::run(bundles.max(1), answers_per_bundle, saves.max(1)).await?,
+            BenchCommand::Ui {
+                bundles,
+                answers_per_bundle,
+                requests,
+                copies,
+            } => ui::run(bundles.max(1), answers_per_bundle, requests.max(1), copies).await?,
             BenchCommand::Startup { runs } => bench_startup(runs.max(1)).await?,
         }
         Ok(ExitCode::SUCCESS)

@@ -13,7 +13,7 @@ use charter_domain::time::{Millis, now_ms, rfc3339};
 use charter_store::approval::{Approval, ApprovalStatus};
 use charter_store::audit::AuditFilter;
 use charter_store::bundle::BundleState;
-use charter_store::dashboard::Scope;
+use charter_store::dashboard::{Scope, Weekly};
 use charter_store::finding::Severity;
 use charter_store::user::User;
 use serde::Serialize;
@@ -29,6 +29,8 @@ pub const OVERDUE_AFTER_DAYS: i64 = 7;
 pub const EXPIRING_WITHIN_DAYS: i64 = 30;
 /// Recent activity shows this many events.
 pub const RECENT_EVENTS: usize = 20;
+/// The trend covers this many weeks, the current one last.
+pub const TREND_WEEKS: i64 = 12;
 /// How far back (in events) recent activity looks for events in scope.
 const ACTIVITY_SCAN_LIMIT: i64 = 5_000;
 
@@ -152,6 +154,17 @@ pub struct ActivityItem {
     pub bundle: String,
 }
 
+/// One week of the trend.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TrendWeek {
+    /// When the week starts (weeks are the 7-day spans ending now).
+    pub week_start: String,
+    pub bundles_created: usize,
+    /// Approvals granted, granted with conditions or rejected.
+    pub approvals_decided: usize,
+    pub findings_opened: usize,
+}
+
 /// The dashboard.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Dashboard {
@@ -162,6 +175,9 @@ pub struct Dashboard {
     /// The last 20 audit events touching bundles in scope (the bundle itself, its
     /// approvals, findings and waivers), newest first.
     pub recent_activity: Vec<ActivityItem>,
+    /// The last 12 weeks, oldest first: bundles created, approvals decided and
+    /// findings opened in scope (archived bundles included).
+    pub trend: Vec<TrendWeek>,
 }
 
 /// The dashboard for `user`, optionally for one project and one policy (ids or names).
@@ -208,15 +224,38 @@ pub async fn dashboard(
 
     // Every count is its own read; they run at once on the pool's connections.
     let store = &state.store;
-    let (states, standings, pending, overdue, expiring, finding_rows, recent_activity) = tokio::try_join!(
-        store.dashboard_states(&scope),
-        store.dashboard_standings(&scope),
-        store.dashboard_approval_count(&scope, ApprovalStatus::Pending),
-        store.dashboard_overdue(&scope, now - OVERDUE_AFTER_DAYS * DAY_MS),
-        store.dashboard_expiring(&scope, now, now + EXPIRING_WITHIN_DAYS * DAY_MS),
-        store.dashboard_findings(&scope, now),
-        recent_activity(state, &scope),
-    )?;
+    let week = 7 * DAY_MS;
+    let since = now - TREND_WEEKS * week;
+    let ((states, standings, pending, overdue, expiring, finding_rows, recent_activity), (created, decided, opened)) =
+        tokio::try_join!(
+            async {
+                tokio::try_join!(
+                    store.dashboard_states(&scope),
+                    store.dashboard_standings(&scope),
+                    store.dashboard_approval_count(&scope, ApprovalStatus::Pending),
+                    store.dashboard_overdue(&scope, now - OVERDUE_AFTER_DAYS * DAY_MS),
+                    store.dashboard_expiring(&scope, now, now + EXPIRING_WITHIN_DAYS * DAY_MS),
+                    store.dashboard_findings(&scope, now),
+                    recent_activity(state, &scope),
+                )
+            },
+            async {
+                tokio::try_join!(
+                    store.dashboard_weekly(&scope, Weekly::BundlesCreated, since, week),
+                    store.dashboard_weekly(&scope, Weekly::ApprovalsDecided, since, week),
+                    store.dashboard_weekly(&scope, Weekly::FindingsOpened, since, week),
+                )
+            },
+        )?;
+    let count_in = |rows: &[(i64, i64)], w: i64| rows.iter().find(|(k, _)| *k == w).map_or(0, |(_, n)| *n as usize);
+    let trend = (0..TREND_WEEKS)
+        .map(|w| TrendWeek {
+            week_start: rfc3339(since + w * week),
+            bundles_created: count_in(&created, w),
+            approvals_decided: count_in(&decided, w),
+            findings_opened: count_in(&opened, w),
+        })
+        .collect();
 
     // Bundle counts.
     let mut counts = StateCounts::default();
@@ -331,6 +370,7 @@ pub async fn dashboard(
             open_by_severity: severity,
         },
         recent_activity,
+        trend,
     })
 }
 

@@ -182,6 +182,15 @@ async fn the_dashboard_counts_what_the_caller_may_see(app: &TestApp) {
     assert_eq!(activity[0]["action"], "finding.created");
     assert_eq!(activity[0]["bundle"], "D");
 
+    // The trend: twelve weeks, this one last, with its five bundles and four findings.
+    let trend = all["trend"].as_array().unwrap();
+    assert_eq!(trend.len(), 12);
+    let this_week = &trend[11];
+    assert_eq!(this_week["bundles_created"], 5);
+    assert_eq!(this_week["findings_opened"], 4);
+    assert!(this_week["approvals_decided"].as_u64().unwrap() >= 2, "{this_week}");
+    assert!(trend[..11].iter().all(|w| w["bundles_created"] == 0));
+
     // Others see their own projects.
     let reply = app.get("/dashboard", &olga).await;
     let mine = reply.expect(200).clone();

@@ -3,7 +3,10 @@
 //! (redirects followed) — and checks what a person would see in the markup.
 //! Browser behaviour (the live editor, charts' links) is in `tests/browser/`.
 
+mod audit;
+mod dashboard;
 mod policies;
+mod tasks;
 
 use reqwest::Method;
 
@@ -33,7 +36,11 @@ pub fn text_of(html: &str, marker: &str) -> String {
     let start = html
         .find(marker)
         .unwrap_or_else(|| panic!("no `{marker}` in the page:\n{html}"));
-    let open = html[..start].rfind('<').unwrap();
+    let open = if marker.starts_with('<') {
+        start
+    } else {
+        html[..start].rfind('<').unwrap()
+    };
     let name: String = html[open + 1..]
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric())
