@@ -15,8 +15,12 @@ mod account;
 mod admin;
 mod assets;
 mod audit;
+mod bundles;
 mod diff;
 mod home;
+mod markdown;
+mod notebook;
+mod present;
 mod session;
 
 use axum::Router;
@@ -54,6 +58,18 @@ pub fn routes() -> Router<AppState> {
         .route("/audit", get(audit::page_audit))
         .route("/audit/verify", post(audit::form_verify))
         .route("/audit/{id}", get(audit::page_audit_event))
+        // Bundles, the evidence notebook, approvals, findings and projects.
+        .route("/bundles", get(bundles::page_bundles).post(bundles::form_create_bundle))
+        .route("/bundles/new", get(bundles::page_new_bundle))
+        .route("/bundles/{id}/copy", post(bundles::form_copy_bundle))
+        .route("/bundles/{id}", get(notebook::page_bundle))
+        .route("/bundles/{id}/answers", post(notebook::form_save_answers))
+        .route("/bundles/{id}/history", get(notebook::page_history))
+        .route("/bundles/{id}/review", post(notebook::form_request_review))
+        .route("/bundles/{id}/assignee", post(notebook::form_assign_stage))
+        .route("/bundles/{id}/links", post(notebook::form_add_link))
+        .route("/bundles/{id}/state", post(notebook::form_set_state))
+        .route("/bundles/{id}/findings", post(notebook::form_create_finding))
         .route("/static/{file}", get(assets::get_asset))
         .fallback(home::page_not_found)
         .layer(axum::middleware::from_fn(page_responses))
