@@ -658,9 +658,15 @@ pub async fn decision_rights(state: &AppState, user: &User, approval: &Approval)
             "forbidden",
             if user.role.can_write() {
                 format!(
-                    "only {who} may {} approval `{}`; you are not one of them",
+                    "only {who} may {} approval `{}`; you are not one of them (approvers: {})",
                     outcome.as_str(),
-                    approval.name
+                    approval.name,
+                    approval
+                        .approvers
+                        .iter()
+                        .map(|a| format!("{} {}", a.kind, a.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             } else {
                 format!(

@@ -74,25 +74,25 @@ impl BundleFilters {
 
 /// A policy's standing on a listed bundle.
 pub struct StandingCell {
-    policy: String,
-    version: i64,
-    stage: String,
-    classification: String,
-    class: &'static str,
-    compliant: bool,
+    pub(super) policy: String,
+    pub(super) version: i64,
+    pub(super) stage: String,
+    pub(super) classification: String,
+    pub(super) class: &'static str,
+    pub(super) compliant: bool,
 }
 
 /// A row of the bundles table.
 pub struct BundleRow {
-    id: String,
-    name: String,
-    project: String,
-    state: String,
-    state_label: &'static str,
-    compliant: bool,
-    copied: bool,
-    standings: Vec<StandingCell>,
-    updated: When,
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) project: String,
+    pub(super) state: String,
+    pub(super) state_label: &'static str,
+    pub(super) compliant: bool,
+    pub(super) copied: bool,
+    pub(super) standings: Vec<StandingCell>,
+    pub(super) updated: When,
 }
 
 /// One choice of a filter's `<select>`.

@@ -13,14 +13,17 @@
 
 mod account;
 mod admin;
+mod approvals;
 mod assets;
 mod audit;
 mod bundles;
 mod diff;
+mod findings;
 mod home;
 mod markdown;
 mod notebook;
 mod present;
+mod projects;
 mod session;
 
 use axum::Router;
@@ -59,6 +62,12 @@ pub fn routes() -> Router<AppState> {
         .route("/audit/verify", post(audit::form_verify))
         .route("/audit/{id}", get(audit::page_audit_event))
         // Bundles, the evidence notebook, approvals, findings and projects.
+        .route(
+            "/projects",
+            get(projects::page_projects).post(projects::form_create_project),
+        )
+        .route("/projects/{name}", get(projects::page_project))
+        .route("/projects/{name}/members", post(projects::form_set_member))
         .route("/bundles", get(bundles::page_bundles).post(bundles::form_create_bundle))
         .route("/bundles/new", get(bundles::page_new_bundle))
         .route("/bundles/{id}/copy", post(bundles::form_copy_bundle))
@@ -70,6 +79,16 @@ pub fn routes() -> Router<AppState> {
         .route("/bundles/{id}/links", post(notebook::form_add_link))
         .route("/bundles/{id}/state", post(notebook::form_set_state))
         .route("/bundles/{id}/findings", post(notebook::form_create_finding))
+        .route("/approvals/{id}", get(approvals::page_approval))
+        .route("/approvals/{id}/decision", post(approvals::form_decide))
+        .route("/findings", get(findings::page_findings))
+        .route(
+            "/findings/{id}",
+            get(findings::page_finding).post(findings::form_update_finding),
+        )
+        .route("/findings/{id}/comments", post(findings::form_comment))
+        .route("/findings/{id}/waivers", post(findings::form_grant_waiver))
+        .route("/waivers/{id}/revoke", post(findings::form_revoke_waiver))
         .route("/static/{file}", get(assets::get_asset))
         .fallback(home::page_not_found)
         .layer(axum::middleware::from_fn(page_responses))

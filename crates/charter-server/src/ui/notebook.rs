@@ -177,17 +177,17 @@ pub struct ApprovalRow {
 
 /// An attachment in the panel.
 pub struct AttachmentRow {
-    id: String,
-    kind: String,
-    kind_label: String,
-    name: String,
-    reference: Vec<(String, String)>,
-    sha256: Option<String>,
-    size: Option<String>,
-    download: Option<String>,
-    copied_from: Option<String>,
-    created: When,
-    by: String,
+    pub(super) id: String,
+    pub(super) kind: String,
+    pub(super) kind_label: String,
+    pub(super) name: String,
+    pub(super) reference: Vec<(String, String)>,
+    pub(super) sha256: Option<String>,
+    pub(super) size: Option<String>,
+    pub(super) download: Option<String>,
+    pub(super) copied_from: Option<String>,
+    pub(super) created: When,
+    pub(super) by: String,
 }
 
 impl AttachmentRow {
