@@ -326,20 +326,9 @@ fn raw_values(value: Option<&serde_json::Value>) -> Vec<String> {
     match value {
         None | Some(serde_json::Value::Null) => Vec::new(),
         Some(serde_json::Value::String(s)) => vec![s.clone()],
-        Some(serde_json::Value::Number(n)) => vec![number_text(n)],
+        Some(serde_json::Value::Number(n)) => vec![present::number_text(n)],
         Some(serde_json::Value::Array(items)) => items.iter().map(present::json_text).collect(),
         Some(other) => vec![other.to_string()],
-    }
-}
-
-fn number_text(n: &serde_json::Number) -> String {
-    match n.as_f64() {
-        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
-            #[expect(clippy::cast_possible_truncation, reason = "whole numbers below 1e15 only")]
-            let whole = f as i64;
-            whole.to_string()
-        }
-        _ => n.to_string(),
     }
 }
 
@@ -358,7 +347,7 @@ fn widget_of(input_type: &str) -> &'static str {
 }
 
 fn range_hint(q: &NotebookInput) -> Option<String> {
-    let fmt = |v: f64| number_text(&serde_json::Number::from_f64(v).unwrap_or_else(|| 0.into()));
+    let fmt = |v: f64| present::number_text(&serde_json::Number::from_f64(v).unwrap_or_else(|| 0.into()));
     match (q.min, q.max) {
         (Some(a), Some(b)) => Some(format!("A number from {} to {}.", fmt(a), fmt(b))),
         (Some(a), None) => Some(format!("A number, at least {}.", fmt(a))),

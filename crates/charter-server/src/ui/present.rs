@@ -115,11 +115,24 @@ pub fn size(bytes: i64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// A number as people write it: `1200`, not `1200.0`.
+pub fn number_text(n: &serde_json::Number) -> String {
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+            #[expect(clippy::cast_possible_truncation, reason = "whole numbers below 1e15 only")]
+            let whole = f as i64;
+            whole.to_string()
+        }
+        _ => n.to_string(),
+    }
+}
+
 /// A JSON value as one line of text (reference fields, sign-off answers).
 pub fn json_text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::Null => String::new(),
         serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => number_text(n),
         serde_json::Value::Array(items) => items.iter().map(json_text).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
     }
@@ -164,6 +177,12 @@ pub fn approvers_text<'a>(approvers: impl Iterator<Item = (&'a str, &'a str, boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_read_as_written() {
+        assert_eq!(json_text(&serde_json::json!(1200.0)), "1200");
+        assert_eq!(json_text(&serde_json::json!(0.25)), "0.25");
+    }
 
     #[test]
     fn sizes_read_like_sizes() {
