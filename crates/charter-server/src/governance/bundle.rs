@@ -23,7 +23,7 @@ pub mod dashboard;
 pub mod migration;
 pub mod notebook;
 
-pub use notebook::{BundleFilter, history, list_filtered, list_for, notebook, summary};
+pub use notebook::{BundleFilter, history, list_filtered, list_for, list_page, notebook, summary};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

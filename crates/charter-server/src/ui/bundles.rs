@@ -32,9 +32,43 @@ pub struct BundleFilters {
     stage: String,
     #[serde(default)]
     classification: String,
+    /// 1-based page of the list.
+    #[serde(default)]
+    page: String,
 }
 
+/// Bundles per page of the list.
+const PAGE_SIZE: usize = 50;
+
 impl BundleFilters {
+    fn page(&self) -> usize {
+        self.page.trim().parse::<usize>().unwrap_or(1).max(1)
+    }
+
+    /// This view's URL at another page.
+    fn page_url(&self, page: usize) -> String {
+        let mut pairs: Vec<(&str, String)> = [
+            ("project", &self.project),
+            ("policy", &self.policy),
+            ("state", &self.state),
+            ("stage", &self.stage),
+            ("classification", &self.classification),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| (k, v.trim().to_owned()))
+        .collect();
+        if page > 1 {
+            pairs.push(("page", page.to_string()));
+        }
+        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        if query.is_empty() {
+            "/bundles".to_owned()
+        } else {
+            format!("/bundles?{query}")
+        }
+    }
+
     fn to_filter(&self) -> BundleFilter {
         let opt = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
         BundleFilter {
@@ -116,6 +150,10 @@ struct BundlesPage {
     /// The URL's project or policy is one of the choices (else it is added as typed).
     project_known: bool,
     policy_known: bool,
+    /// Rows shown: from `first` (1-based).
+    first: usize,
+    prev_url: Option<String>,
+    next_url: Option<String>,
 }
 
 /// Which projects the caller may read, as choices.
@@ -189,13 +227,20 @@ pub async fn page_bundles(
     SignedIn(caller): SignedIn,
     Query(filters): Query<BundleFilters>,
 ) -> Result<Response, UiError> {
-    let (found, errors) = match bundle::list_filtered(&state, &caller.user, &filters.to_filter()).await {
-        Ok(found) => (found, FormErrors::default()),
-        Err(e) => {
-            let fields = ["project", "policy", "state", "stage", "classification"];
-            (Vec::new(), FormErrors::from_message(form_problem(e)?, &fields, &[]))
-        }
-    };
+    let page_number = filters.page();
+    let offset = (page_number - 1) * PAGE_SIZE;
+    let (found, more, errors) =
+        match bundle::list_page(&state, &caller.user, &filters.to_filter(), offset, PAGE_SIZE).await {
+            Ok((found, more)) => (found, more, FormErrors::default()),
+            Err(e) => {
+                let fields = ["project", "policy", "state", "stage", "classification"];
+                (
+                    Vec::new(),
+                    false,
+                    FormErrors::from_message(form_problem(e)?, &fields, &[]),
+                )
+            }
+        };
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -212,6 +257,9 @@ pub async fn page_bundles(
         policies,
         filtered: !filters.is_empty(),
         new_href: format!("/bundles/new{}", filters.project_query()),
+        first: offset + 1,
+        prev_url: (page_number > 1).then(|| filters.page_url(page_number - 1)),
+        next_url: more.then(|| filters.page_url(page_number + 1)),
         can_write: caller.user.role.can_write(),
         filters,
         errors,

@@ -16,6 +16,7 @@ on_every_backend!(
     answers_save_without_javascript_and_errors_stay_by_their_question(roomy),
     finding_pages_render_markdown_and_never_raw_html,
     the_bundle_list_names_a_bad_filter,
+    the_bundle_list_pages_keeping_its_filters,
 );
 
 async fn page(app: &TestApp, path: &str, who: &TestUser) -> Reply {
@@ -281,4 +282,31 @@ async fn the_bundle_list_names_a_bad_filter(app: &TestApp) {
     let text = html(&text, 422);
     assert!(text.contains("id=\"bf-policy-error\">policy: there is no policy `Nope`"));
     assert!(text.contains("value=\"Intake\""), "the other filters stay as given");
+}
+
+async fn the_bundle_list_pages_keeping_its_filters(app: &TestApp) {
+    approver_group(app).await;
+    published_policy(app, "Intake", INTAKE).await;
+    let olga = app.user("olga", Role::Practitioner).await;
+    let pid = project(app, &olga, "helpbot").await;
+    for i in 0..51 {
+        bundle(app, &olga, &pid, &format!("Model {i:02}"), &["Intake"]).await;
+    }
+    let text = page(app, "/bundles?project=helpbot&state=active", &olga).await;
+    let text = html(&text, 200);
+    assert!(text.contains("Bundles 1–50"), "a page of fifty");
+    assert!(
+        text.contains("Model 50") && !text.contains(">Model 00<"),
+        "newest first"
+    );
+    assert!(
+        text.contains("href=\"/bundles?project=helpbot&#38;state=active&#38;page=2\" rel=\"next\""),
+        "{}",
+        text.split("class=\"pager\"").nth(1).unwrap_or("")
+    );
+    let text = page(app, "/bundles?project=helpbot&state=active&page=2", &olga).await;
+    let text = html(&text, 200);
+    assert!(text.contains("Bundles 51–51"));
+    assert!(text.contains(">Model 00<"));
+    assert!(text.contains("href=\"/bundles?project=helpbot&#38;state=active\" rel=\"prev\""));
 }

@@ -455,10 +455,21 @@ pub async fn list_for(
 
 /// The bundles `user` may read that match `filter`, newest first. Each problem with
 /// the filter names its parameter.
-///
-/// Loads and filters in Rust, a few queries per bundle: fine for hundreds of
-/// bundles; a paged SQL query is the next step when installations grow.
 pub async fn list_filtered(state: &AppState, user: &User, filter: &BundleFilter) -> ApiResult<Vec<BundleSummary>> {
+    Ok(list_page(state, user, filter, 0, usize::MAX).await?.0)
+}
+
+/// One page of [`list_filtered`]: `limit` bundles after skipping `offset`, and
+/// whether more follow. Bundles are matched on the standing recorded with every
+/// change (`bundle_policies`, read in one query, as the dashboard counts them),
+/// so only the bundles of the page are summarized.
+pub async fn list_page(
+    state: &AppState,
+    user: &User,
+    filter: &BundleFilter,
+    offset: usize,
+    limit: usize,
+) -> ApiResult<(Vec<BundleSummary>, bool)> {
     let wanted_state = match given(filter.state.as_deref()) {
         None => None,
         Some(s) => Some(
@@ -485,40 +496,55 @@ pub async fn list_filtered(state: &AppState, user: &User, filter: &BundleFilter)
             Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {
                 return Err(ApiError::invalid(format!("policy: there is no policy `{p}`")));
             }
-            other => other?.id.to_string(),
+            other => other?.id,
         }),
     };
     let stage = given(filter.stage.as_deref());
     let classification = given(filter.classification.as_deref());
+    let by_standing = policy.is_some() || stage.is_some() || classification.is_some();
+    let mut standings: HashMap<charter_domain::BundleId, Vec<charter_store::bundle::BundlePolicy>> = HashMap::new();
+    if by_standing {
+        for bp in state.store.all_bundle_policies().await? {
+            standings.entry(bp.bundle_id).or_default().push(bp);
+        }
+    }
+    let standing_matches = |bp: &charter_store::bundle::BundlePolicy| {
+        policy.is_none_or(|id| id == bp.policy_id)
+            && stage.is_none_or(|st| st == bp.current_stage)
+            && classification.is_none_or(|c| match &bp.classification {
+                Some(have) => have.eq_ignore_ascii_case(c),
+                None => c.eq_ignore_ascii_case("none"),
+            })
+    };
     let allowed = readable(state, user).await?;
     let projects: HashMap<_, _> = state.store.projects().await?.into_iter().map(|p| (p.id, p)).collect();
+    let mut matched = 0usize;
     let mut out = Vec::new();
+    let mut more = false;
     for bundle in state.store.bundles(only.as_ref().map(|p| p.id)).await? {
-        if allowed.as_ref().is_some_and(|ids| !ids.contains(&bundle.project_id)) {
-            continue;
-        }
-        if wanted_state.is_some_and(|s| s != bundle.state) {
+        if allowed.as_ref().is_some_and(|ids| !ids.contains(&bundle.project_id))
+            || wanted_state.is_some_and(|s| s != bundle.state)
+            || (by_standing
+                && !standings
+                    .get(&bundle.id)
+                    .is_some_and(|bps| bps.iter().any(standing_matches)))
+        {
             continue;
         }
         let Some(project) = projects.get(&bundle.project_id) else {
             continue;
         };
-        let s = summary(state, &bundle, project).await?;
-        let standing_matches = |p: &PolicyStanding| {
-            policy.as_ref().is_none_or(|id| *id == p.policy_id)
-                && stage.is_none_or(|st| st == p.current_stage)
-                && classification.is_none_or(|c| match &p.classification {
-                    Some(have) => have.eq_ignore_ascii_case(c),
-                    None => c.eq_ignore_ascii_case("none"),
-                })
-        };
-        if (policy.is_some() || stage.is_some() || classification.is_some()) && !s.policies.iter().any(standing_matches)
-        {
+        matched += 1;
+        if matched <= offset {
             continue;
         }
-        out.push(s);
+        if out.len() == limit {
+            more = true;
+            break;
+        }
+        out.push(summary(state, &bundle, project).await?);
     }
-    Ok(out)
+    Ok((out, more))
 }
 
 fn input_view(

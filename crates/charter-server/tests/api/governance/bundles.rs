@@ -530,6 +530,10 @@ async fn the_list_filters_by_policy_stage_and_classification(app: &TestApp) {
         .await
         .expect(200);
     grant(app, &low_id, "Intake sign off").await;
+    // Listings match the standing recorded with each change: an answer records it.
+    answer(app, &olga, &low_id, "Intake", "accuracy", json!(0.9))
+        .await
+        .expect(200);
     bundle(app, &olga, &project, "Unanswered", &["Intake"]).await;
 
     let names = |reply: &crate::harness::Reply| -> Vec<String> {
