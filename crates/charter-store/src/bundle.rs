@@ -219,6 +219,14 @@ impl Store {
         rows.iter().map(bundle_policy_from_row).collect()
     }
 
+    /// Where every policy stands on every bundle (one query), for listings that
+    /// filter many bundles by policy, stage or classification.
+    pub async fn all_bundle_policies(&self) -> Result<Vec<BundlePolicy>, StoreError> {
+        let sql = format!("SELECT {BUNDLE_POLICY_COLUMNS} FROM bundle_policies ORDER BY added_at, policy_id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        rows.iter().map(bundle_policy_from_row).collect()
+    }
+
     /// The latest revision of every answer of one policy on a bundle, by input id.
     pub async fn latest_answers(
         &self,

@@ -30,6 +30,13 @@ pub struct BundleListQuery {
     pub project: Option<String>,
     /// Only bundles in this state: `active`, `complete` or `archived`.
     pub state: Option<String>,
+    /// Only bundles following this policy (id or name).
+    pub policy: Option<String>,
+    /// Only bundles whose current stage (of `policy`, or of any policy) is this one.
+    pub stage: Option<String>,
+    /// Only bundles with this classification (of `policy`, or of any policy);
+    /// `none` for bundles without one.
+    pub classification: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -97,6 +104,9 @@ pub struct UploadQuery {
     pub name: Option<String>,
     /// `file` (default), `report`, `check_result` or `telemetry`.
     pub kind: Option<String>,
+    /// A finding of this bundle (`fnd_…`) the file supports; whoever may work the
+    /// finding may attach to it.
+    pub finding: Option<String>,
 }
 
 /// Raw file content.
@@ -113,9 +123,14 @@ pub async fn list_bundles(
     caller: Caller,
     ApiQuery(query): ApiQuery<BundleListQuery>,
 ) -> ApiResult<Json<Vec<BundleSummary>>> {
-    Ok(Json(
-        bundle::list_for(&state, &caller.user, query.project.as_deref(), query.state.as_deref()).await?,
-    ))
+    let filter = bundle::BundleFilter {
+        project: query.project,
+        state: query.state,
+        policy: query.policy,
+        stage: query.stage,
+        classification: query.classification,
+    };
+    Ok(Json(bundle::list_filtered(&state, &caller.user, &filter).await?))
 }
 
 #[utoipa::path(post, path = "/bundles", tag = "bundles", request_body = CreateBundleRequest,
@@ -439,6 +454,7 @@ pub async fn upload_attachment(
         kind: query.kind,
         content_type: text(header::CONTENT_TYPE),
         content_length: text(header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok()),
+        finding: query.finding,
     };
     let att = attachment::upload(&state, &caller.audit(), &caller.user, &b, meta, body.into_data_stream()).await?;
     Ok(respond(StatusCode::CREATED, AttachmentView::from(&att)))

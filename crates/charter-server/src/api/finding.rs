@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiJson, ApiQuery, respond};
 use crate::auth::Caller;
 use crate::error::ApiResult;
+use crate::governance::bundle::notebook::AttachmentView;
 use crate::governance::finding::{self, FindingChanges, FindingFilter, FindingInput, WaiverInput};
 use crate::governance::review::usernames;
 use crate::state::AppState;
@@ -97,7 +98,7 @@ pub struct CommentResponse {
 }
 
 impl CommentResponse {
-    fn new(c: &Comment, names: &Names) -> Self {
+    pub fn new(c: &Comment, names: &Names) -> Self {
         Self {
             id: c.id.to_string(),
             finding_id: c.finding_id.to_string(),
@@ -115,6 +116,8 @@ pub struct FindingDetailResponse {
     pub finding: FindingResponse,
     /// Oldest first.
     pub comments: Vec<CommentResponse>,
+    /// Files uploaded to this finding (`POST /bundles/{id}/attachments/upload?finding=…`), oldest first.
+    pub attachments: Vec<AttachmentView>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -203,7 +206,7 @@ pub struct WaiverResponse {
 }
 
 impl WaiverResponse {
-    fn new(w: &Waiver, names: &Names) -> Self {
+    pub fn new(w: &Waiver, names: &Names) -> Self {
         Self {
             id: w.id.to_string(),
             bundle_id: w.bundle_id.to_string(),
@@ -297,10 +300,12 @@ pub async fn get_finding(
 ) -> ApiResult<Json<FindingDetailResponse>> {
     let (f, _) = finding::find_for(&state, &caller.user, &id).await?;
     let comments = state.store.comments(f.id).await?;
+    let attachments = finding::attachments(&state, &f).await?;
     let names = usernames(&state).await?;
     Ok(Json(FindingDetailResponse {
         finding: FindingResponse::new(&f, &names, now_ms()),
         comments: comments.iter().map(|c| CommentResponse::new(c, &names)).collect(),
+        attachments: attachments.iter().map(AttachmentView::from).collect(),
     }))
 }
 

@@ -23,7 +23,7 @@ pub mod dashboard;
 pub mod migration;
 pub mod notebook;
 
-pub use notebook::{history, list_for, notebook, summary};
+pub use notebook::{BundleFilter, history, list_filtered, list_for, list_page, notebook, summary};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -202,6 +202,40 @@ pub struct CopyPlan {
     pub attachments: Vec<String>,
     /// Per policy, the version the new bundle follows (`name vN`).
     pub policies: Vec<String>,
+    /// The answers that carry over, with their values and where each comes from.
+    pub carried: Vec<CarriedAnswer>,
+    /// The attachments that carry over, with where each comes from. Files uploaded
+    /// to the source's findings stay with those findings.
+    pub carried_attachments: Vec<CarriedAttachment>,
+}
+
+/// An answer a copy carries over.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CarriedAnswer {
+    /// The policy's name.
+    pub policy: String,
+    pub input_id: String,
+    /// The question as the new version asks it.
+    pub label: String,
+    pub stage: String,
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+    /// What the copy records as its origin: `bundle:<id>/answer:<id>/revision:<n>`.
+    pub provenance: String,
+    /// Username of who gave the answer in the source bundle.
+    pub answered_by: String,
+    pub answered_at: String,
+}
+
+/// An attachment a copy carries over.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CarriedAttachment {
+    pub name: String,
+    pub kind: String,
+    /// Hex SHA-256 of uploaded content (the copy shares the same bytes).
+    pub sha256: Option<String>,
+    /// What the copy records as its origin: `bundle:<id>/attachment:<id>`.
+    pub provenance: String,
 }
 
 struct PlannedAnswer {
@@ -214,6 +248,13 @@ struct PlannedAnswer {
 }
 
 async fn plan_copy(state: &AppState, source: &Bundle) -> ApiResult<(Vec<PolicyVersion>, Vec<PlannedAnswer>, CopyPlan)> {
+    let names: std::collections::HashMap<_, _> = state
+        .store
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.username))
+        .collect();
     let mut versions = Vec::new();
     let mut planned = Vec::new();
     let mut plan = CopyPlan::default();
@@ -236,6 +277,16 @@ async fn plan_copy(state: &AppState, source: &Bundle) -> ApiResult<(Vec<PolicyVe
                             .map(|s| s.stage().to_owned())
                             .unwrap_or_else(|| answer.stage.clone());
                         plan.answers.push(label);
+                        plan.carried.push(CarriedAnswer {
+                            policy: stored.name.clone(),
+                            input_id: input_id.clone(),
+                            label: input.label().to_owned(),
+                            stage: stage.clone(),
+                            value: answer.value.clone(),
+                            provenance: answer_provenance(source, &answer),
+                            answered_by: names.get(&answer.answered_by).cloned().unwrap_or_default(),
+                            answered_at: charter_domain::time::rfc3339(answer.answered_at),
+                        });
                         planned.push(PlannedAnswer {
                             policy_id: bp.policy_id,
                             input_id,
@@ -249,14 +300,35 @@ async fn plan_copy(state: &AppState, source: &Bundle) -> ApiResult<(Vec<PolicyVe
         }
         versions.push(version);
     }
-    plan.attachments = state
+    for a in carried_attachments(state, source).await? {
+        plan.carried_attachments.push(CarriedAttachment {
+            name: a.name.clone(),
+            kind: a.kind.clone(),
+            sha256: a.sha256.clone(),
+            provenance: attachment_provenance(source, &a),
+        });
+        plan.attachments.push(a.name);
+    }
+    Ok((versions, planned, plan))
+}
+
+/// The source's attachments a copy takes: all but files uploaded to its findings.
+async fn carried_attachments(state: &AppState, source: &Bundle) -> ApiResult<Vec<charter_store::bundle::Attachment>> {
+    Ok(state
         .store
         .attachments(source.id)
         .await?
         .into_iter()
-        .map(|a| a.name)
-        .collect();
-    Ok((versions, planned, plan))
+        .filter(|a| attachment::finding_of(a).is_none())
+        .collect())
+}
+
+fn answer_provenance(source: &Bundle, answer: &Answer) -> String {
+    format!("bundle:{}/answer:{}/revision:{}", source.id, answer.id, answer.revision)
+}
+
+fn attachment_provenance(source: &Bundle, a: &charter_store::bundle::Attachment) -> String {
+    format!("bundle:{}/attachment:{}", source.id, a.id)
 }
 
 /// Preview what copying `source` would carry over, without writing anything.
@@ -296,7 +368,7 @@ pub async fn copy(
     // Attachments first: answers to `file` questions name them, and follow them to
     // their copies. (A copied attachment shares the original's blob.)
     let mut renamed = std::collections::HashMap::new();
-    for a in state.store.attachments(source.id).await? {
+    for a in carried_attachments(state, source).await? {
         let blob = match (&a.blob_key, &a.sha256, a.size) {
             (Some(k), Some(h), Some(s)) => Some((k.as_str(), h.as_str(), s)),
             _ => None,
@@ -310,7 +382,7 @@ pub async fn copy(
             &a.name,
             reference,
             blob,
-            Some(format!("bundle:{}/attachment:{}", source.id, a.id)),
+            Some(attachment_provenance(source, &a)),
             by,
         )
         .await?;
@@ -332,10 +404,7 @@ pub async fn copy(
                 input_id: p.input_id,
                 stage: p.stage,
                 value,
-                carried_from: Some(format!(
-                    "bundle:{}/answer:{}/revision:{}",
-                    source.id, p.from.id, p.from.revision
-                )),
+                carried_from: Some(answer_provenance(source, &p.from)),
                 carried_over: true,
             },
             by,

@@ -107,6 +107,50 @@ async fn require_work(state: &AppState, user: &User, bundle: &Bundle) -> ApiResu
     Ok(())
 }
 
+/// The finding `id` of `bundle`, checked for `by` attaching a file to it: whoever
+/// may work the bundle's findings, while the bundle is not archived.
+pub async fn attachable(state: &AppState, by: &User, bundle: &Bundle, id: &str) -> ApiResult<Finding> {
+    let fid: FindingId = id
+        .parse()
+        .map_err(|e: charter_domain::id::IdError| ApiError::invalid(format!("finding: {e}")))?;
+    let f = match state.store.finding(fid).await {
+        Ok(f) if f.bundle_id == bundle.id => f,
+        Ok(_) | Err(StoreError::NotFound(_)) => {
+            return Err(ApiError::invalid(format!(
+                "finding: bundle `{}` has no finding {fid}",
+                bundle.name
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let is_party = f.approver_id == Some(by.id) || f.assignee_id == Some(by.id);
+    if !is_party {
+        require_work(state, by, bundle).await?;
+    }
+    if !by.role.can_write() {
+        return Err(ApiError::forbidden("viewers cannot attach files"));
+    }
+    if bundle.state == BundleState::Archived {
+        return Err(ApiError::conflict(format!(
+            "bundle `{}` is archived; nothing can be attached to its findings",
+            bundle.name
+        )));
+    }
+    Ok(f)
+}
+
+/// The files uploaded to a finding, oldest first (the caller has read it with [`find_for`]).
+pub async fn attachments(state: &AppState, finding: &Finding) -> ApiResult<Vec<charter_store::bundle::Attachment>> {
+    let id = finding.id.to_string();
+    Ok(state
+        .store
+        .attachments(finding.bundle_id)
+        .await?
+        .into_iter()
+        .filter(|a| super::bundle::attachment::finding_of(a).as_deref() == Some(id.as_str()))
+        .collect())
+}
+
 /// A finding by id (`fnd_…`), checked for the caller's read access (404 otherwise).
 pub async fn find_for(state: &AppState, by: &User, id: &str) -> ApiResult<(Finding, Bundle)> {
     let id: FindingId = id

@@ -531,6 +531,54 @@ async fn refuse(
     ApiError::new(StatusCode::FORBIDDEN, code, message).with_details(json!({ "rule": rule }))
 }
 
+/// Whether separation of duties keeps `by` from judging `approval`: the rule
+/// broken (`separation_of_duties.creator` or `.answered_evidence`) and the
+/// sentence saying why, or `None`. Exemptions are not considered here.
+async fn sod_conflict(
+    state: &AppState,
+    by: &User,
+    bundle: &Bundle,
+    approval: &Approval,
+    on: &PolicyOnBundle,
+) -> ApiResult<Option<(&'static str, String)>> {
+    if bundle.created_by == by.id {
+        return Ok(Some((
+            "separation_of_duties.creator",
+            format!(
+                "separation of duties: you created bundle `{}`, so you cannot approve, conditionally approve or reject \
+                 its approval `{}`; one of its other approvers must decide",
+                bundle.name, approval.name
+            ),
+        )));
+    }
+    let answerers = state
+        .store
+        .stage_answerers(bundle.id, approval.policy_id, &approval.stage)
+        .await?;
+    Ok(answerers.into_iter().find(|a| a.user_id == by.id).map(|a| {
+        let label = on
+            .policy
+            .input(&a.input_id)
+            .map_or(a.input_id.clone(), |i| i.label().to_owned());
+        (
+            "separation_of_duties.answered_evidence",
+            format!(
+                "separation of duties: you answered evidence of stage `{}` of bundle `{}` (for example `{label}`), \
+                 so you cannot approve, conditionally approve or reject its approval `{}`; \
+                 someone who did not prepare the evidence must judge it",
+                approval.stage, bundle.name, approval.name
+            ),
+        )
+    }))
+}
+
+fn sod_message(message: &str, on: &PolicyOnBundle) -> String {
+    format!(
+        "{message} (an admin can exempt you for policy `{}` if separation is impossible)",
+        on.stored.name
+    )
+}
+
 /// Separation of duties for `by` judging `approval`: `Ok(None)` when there is no
 /// conflict, `Ok(Some(exemption))` when there is one the policy exempts, otherwise
 /// the refusal (audited).
@@ -543,47 +591,148 @@ async fn separation_of_duties(
     on: &PolicyOnBundle,
     outcome: Outcome,
 ) -> ApiResult<Option<(SodExemption, &'static str)>> {
-    let conflict = if bundle.created_by == by.id {
-        Some((
-            "separation_of_duties.creator",
-            format!(
-                "separation of duties: you created bundle `{}`, so you cannot approve, conditionally approve or reject \
-                 its approval `{}`; one of its other approvers must decide",
-                bundle.name, approval.name
-            ),
-        ))
-    } else {
-        let answerers = state
-            .store
-            .stage_answerers(bundle.id, approval.policy_id, &approval.stage)
-            .await?;
-        answerers.into_iter().find(|a| a.user_id == by.id).map(|a| {
-            let label = on
-                .policy
-                .input(&a.input_id)
-                .map_or(a.input_id.clone(), |i| i.label().to_owned());
-            (
-                "separation_of_duties.answered_evidence",
-                format!(
-                    "separation of duties: you answered evidence of stage `{}` of bundle `{}` (for example `{label}`), \
-                     so you cannot approve, conditionally approve or reject its approval `{}`; \
-                     someone who did not prepare the evidence must judge it",
-                    approval.stage, bundle.name, approval.name
-                ),
-            )
-        })
-    };
-    let Some((rule, message)) = conflict else {
+    let Some((rule, message)) = sod_conflict(state, by, bundle, approval, on).await? else {
         return Ok(None);
     };
     if let Some(exemption) = state.store.sod_exemption(approval.policy_id, by.id).await? {
         return Ok(Some((exemption, rule)));
     }
-    let message = format!(
-        "{message} (an admin can exempt you for policy `{}` if separation is impossible)",
-        on.stored.name
-    );
+    let message = sod_message(&message, on);
     Err(refuse(state, ctx, approval, outcome, "separation_of_duties", rule, message).await)
+}
+
+/// Why someone may not make a decision, as [`decide`] would refuse it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The error code `decide` answers with (`separation_of_duties`, `forbidden`, `conflict`).
+    pub code: &'static str,
+    /// The rule, for separation of duties (`separation_of_duties.creator`,
+    /// `separation_of_duties.answered_evidence`).
+    pub rule: Option<&'static str>,
+    /// The same sentence `decide` answers with.
+    pub message: String,
+}
+
+/// What `user` may decide on an approval now, checked by the same rules as
+/// [`decide`] but without deciding or auditing anything: pages use it to offer
+/// only the decisions that will be accepted, and to explain the others.
+#[derive(Debug, Clone)]
+pub struct DecisionRights {
+    /// Named as an approver (as a user, through a group, or added on the bundle).
+    pub named: bool,
+    /// Approve, conditionally approve or reject: `Ok` when allowed now.
+    pub judge: Result<(), Refusal>,
+    /// Revoke: `Ok` when allowed now.
+    pub revoke: Result<(), Refusal>,
+    /// A separation-of-duties exemption lets `user` judge despite a conflict
+    /// (named in the decision's audit event).
+    pub exempted: bool,
+}
+
+/// What `user` may decide on `approval` (see [`DecisionRights`]).
+pub async fn decision_rights(state: &AppState, user: &User, approval: &Approval) -> ApiResult<DecisionRights> {
+    let bundle = state.store.bundle(approval.bundle_id).await?;
+    let named = is_named_approver(state, user, approval).await?;
+    let refusal = |code, message: String| Refusal {
+        code,
+        rule: None,
+        message,
+    };
+    let settled = (bundle.state != BundleState::Active).then(|| {
+        refusal(
+            "conflict",
+            format!(
+                "bundle `{}` is {}; its approvals are settled",
+                bundle.name,
+                bundle.state.as_str()
+            ),
+        )
+    });
+    let not_approver = |outcome: Outcome| {
+        let who = if outcome == Outcome::Revoke {
+            "its approvers and governance admins"
+        } else {
+            "its named approvers"
+        };
+        refusal(
+            "forbidden",
+            if user.role.can_write() {
+                format!(
+                    "only {who} may {} approval `{}`; you are not one of them (approvers: {})",
+                    outcome.as_str(),
+                    approval.name,
+                    approval
+                        .approvers
+                        .iter()
+                        .map(|a| format!("{} {}", a.kind, a.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else {
+                format!(
+                    "viewers cannot decide approvals; `{}` needs an approver with the practitioner role or above",
+                    approval.name
+                )
+            },
+        )
+    };
+    let status = approval.status;
+    let mut exempted = false;
+    let judge = if let Some(r) = settled.clone() {
+        Err(r)
+    } else if !(user.role.can_write() && named) {
+        Err(not_approver(Outcome::Approve))
+    } else if !matches!(status, ApprovalStatus::Pending | ApprovalStatus::PendingExpiration) {
+        Err(refusal(
+            "conflict",
+            format!(
+                "approval `{}` is {}; {}",
+                approval.name,
+                status.as_str(),
+                if status.is_granted() {
+                    "it is already granted; revoke it first to decide again"
+                } else {
+                    "request review first"
+                }
+            ),
+        ))
+    } else {
+        let on = policy_by_id(state, &bundle, approval.policy_id).await?;
+        match sod_conflict(state, user, &bundle, approval, &on).await? {
+            None => Ok(()),
+            Some(_) if state.store.sod_exemption(approval.policy_id, user.id).await?.is_some() => {
+                exempted = true;
+                Ok(())
+            }
+            Some((rule, message)) => Err(Refusal {
+                code: "separation_of_duties",
+                rule: Some(rule),
+                message: sod_message(&message, &on),
+            }),
+        }
+    };
+    let revoke = if let Some(r) = settled {
+        Err(r)
+    } else if !(user.role.can_write() && (named || user.role.is_governance_admin())) {
+        Err(not_approver(Outcome::Revoke))
+    } else if !status.is_granted() {
+        Err(refusal(
+            "conflict",
+            format!(
+                "approval `{}` is {}, not granted; only a granted approval can be revoked",
+                approval.name,
+                status.as_str()
+            ),
+        ))
+    } else {
+        Ok(())
+    };
+    Ok(DecisionRights {
+        named,
+        judge,
+        revoke,
+        exempted,
+    })
 }
 
 /// Validate the sign-off answers against the approval's form; when the outcome

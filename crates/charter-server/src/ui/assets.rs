@@ -26,6 +26,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/charter.js"),
     },
     Asset {
+        name: "notebook.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/notebook.js"),
+    },
+    Asset {
         name: "htmx.min.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/htmx.min.js"),

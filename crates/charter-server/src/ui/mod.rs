@@ -13,13 +13,20 @@
 
 mod account;
 mod admin;
+mod approvals;
 mod assets;
 mod audit;
+mod bundles;
 pub mod chart;
 mod dashboard;
 mod diff;
+mod findings;
 mod home;
+mod markdown;
+mod notebook;
 mod policy;
+mod present;
+mod projects;
 mod session;
 mod task;
 
@@ -73,6 +80,34 @@ pub fn routes() -> Router<AppState> {
         .route("/policies/{id}/versions/{v}", get(policy::page_version))
         .route("/policies/{id}/versions/{v}/publish", post(policy::form_publish))
         .route("/policies/{id}/versions/{v}/retire", post(policy::form_retire))
+        // Bundles, the evidence notebook, approvals, findings and projects.
+        .route(
+            "/projects",
+            get(projects::page_projects).post(projects::form_create_project),
+        )
+        .route("/projects/{name}", get(projects::page_project))
+        .route("/projects/{name}/members", post(projects::form_set_member))
+        .route("/bundles", get(bundles::page_bundles).post(bundles::form_create_bundle))
+        .route("/bundles/new", get(bundles::page_new_bundle))
+        .route("/bundles/{id}/copy", post(bundles::form_copy_bundle))
+        .route("/bundles/{id}", get(notebook::page_bundle))
+        .route("/bundles/{id}/answers", post(notebook::form_save_answers))
+        .route("/bundles/{id}/history", get(notebook::page_history))
+        .route("/bundles/{id}/review", post(notebook::form_request_review))
+        .route("/bundles/{id}/assignee", post(notebook::form_assign_stage))
+        .route("/bundles/{id}/links", post(notebook::form_add_link))
+        .route("/bundles/{id}/state", post(notebook::form_set_state))
+        .route("/bundles/{id}/findings", post(notebook::form_create_finding))
+        .route("/approvals/{id}", get(approvals::page_approval))
+        .route("/approvals/{id}/decision", post(approvals::form_decide))
+        .route("/findings", get(findings::page_findings))
+        .route(
+            "/findings/{id}",
+            get(findings::page_finding).post(findings::form_update_finding),
+        )
+        .route("/findings/{id}/comments", post(findings::form_comment))
+        .route("/findings/{id}/waivers", post(findings::form_grant_waiver))
+        .route("/waivers/{id}/revoke", post(findings::form_revoke_waiver))
         .route("/static/{file}", get(assets::get_asset))
         .fallback(home::page_not_found)
         .layer(axum::middleware::from_fn(page_responses))

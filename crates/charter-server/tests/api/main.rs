@@ -65,6 +65,7 @@ mod harness;
 mod health;
 mod me;
 mod openapi;
+mod pages;
 mod replicas;
 mod review;
 mod shutdown;

@@ -31,6 +31,9 @@ pub const LINK_KINDS: [&str; 5] = ["model_version", "app", "report", "check_resu
 /// Kinds an upload may have (`file` unless told otherwise).
 pub const UPLOAD_KINDS: [&str; 4] = ["file", "report", "check_result", "telemetry"];
 
+/// The key of an upload's reference that names the finding it supports.
+pub const FINDING_KEY: &str = "finding_id";
+
 /// The largest reference accepted, as JSON text.
 const MAX_REFERENCE_BYTES: usize = 16 * 1024;
 
@@ -157,6 +160,9 @@ pub struct UploadMeta {
     /// The request's `Content-Length`, when sent: checked against the limit before
     /// anything is read.
     pub content_length: Option<u64>,
+    /// The finding (`fnd_…`) of this bundle the file supports. Whoever may work the
+    /// finding may attach to it (approvers too), while the bundle is not archived.
+    pub finding: Option<String>,
 }
 
 fn too_large(limit: usize) -> ApiError {
@@ -184,7 +190,13 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send,
     E: std::fmt::Display,
 {
-    writable(state, by, bundle).await?;
+    let finding = match meta.finding.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        Some(f) => Some(super::super::finding::attachable(state, by, bundle, f).await?),
+        None => {
+            writable(state, by, bundle).await?;
+            None
+        }
+    };
     let name = check_name(&meta.name)?;
     let kind = meta
         .kind
@@ -228,7 +240,10 @@ where
         }
         Err(e) => return Err(e.into()),
     };
-    let reference = json!({ "file_name": name, "content_type": meta.content_type });
+    let mut reference = json!({ "file_name": name, "content_type": meta.content_type });
+    if let Some(f) = &finding {
+        reference[FINDING_KEY] = json!(f.id.to_string());
+    }
     let size = i64::try_from(stored.size).unwrap_or(i64::MAX);
     let saved = async {
         let mut tx = state.store.begin().await?;
@@ -258,6 +273,15 @@ where
             Err(e.into())
         }
     }
+}
+
+/// Whether an attachment was uploaded to a finding (rather than to the bundle's evidence).
+pub fn finding_of(attachment: &Attachment) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(&attachment.reference)
+        .ok()?
+        .get(FINDING_KEY)?
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// A bundle's attachments, for someone who may read its project.

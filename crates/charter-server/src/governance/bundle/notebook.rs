@@ -156,6 +156,50 @@ pub struct NotebookSet {
     /// Guidance text shown with the set.
     pub guidance: Vec<String>,
     pub inputs: Vec<NotebookInput>,
+    /// Everything the set shows, in the policy's order: questions (by id, see
+    /// `inputs`), guidance (text block or banner), model-metric checks and scripted
+    /// or monitoring checks. Forms are laid out from this.
+    pub items: Vec<SetItem>,
+}
+
+/// One element of an evidence set, in order.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SetItem {
+    /// A question; its details are in the set's `inputs`.
+    Input {
+        /// The input id.
+        id: String,
+    },
+    /// Text for the person answering (Markdown).
+    Guidance {
+        /// `textblock` (in the flow of questions) or `banner` (a high-visibility notice).
+        style: String,
+        text: String,
+    },
+    /// Model metrics compared with thresholds; the values come from the model
+    /// version attached to the bundle.
+    ModelMetrics {
+        id: Option<String>,
+        label: Option<String>,
+        metrics: Vec<MetricView>,
+    },
+    /// A scripted check (run as a job) or a monitoring check (alerts).
+    Check {
+        /// `scripted` or `monitoring`.
+        check: String,
+        id: Option<String>,
+        label: Option<String>,
+    },
+}
+
+/// One metric of a model-metrics check.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MetricView {
+    pub name: String,
+    pub label: Option<String>,
+    /// The threshold a value must pass, e.g. `>= 0.8`; none when the value is only shown.
+    pub threshold: Option<String>,
 }
 
 /// One option of a choice question.
@@ -188,6 +232,8 @@ pub struct NotebookInput {
     /// Help text (or the description, or the tooltip).
     pub help: Option<String>,
     pub placeholder: Option<String>,
+    /// Rows of a text area, when the policy says (`height`).
+    pub height: Option<u32>,
     /// For numeric questions.
     pub min: Option<f64>,
     pub max: Option<f64>,
@@ -259,6 +305,8 @@ pub struct AttachmentView {
     pub content_url: Option<String>,
     /// `bundle:<id>/attachment:<id>` when copied from another bundle.
     pub copied_from: Option<String>,
+    /// The finding this file supports (`fnd_…`), when it was uploaded to a finding.
+    pub finding_id: Option<String>,
     /// `usr_…`.
     pub created_by: String,
     pub created_at: String,
@@ -266,12 +314,17 @@ pub struct AttachmentView {
 
 impl From<&Attachment> for AttachmentView {
     fn from(a: &Attachment) -> Self {
+        let reference: serde_json::Value = serde_json::from_str(&a.reference).unwrap_or(serde_json::Value::Null);
         Self {
+            finding_id: reference
+                .get(super::attachment::FINDING_KEY)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
             id: a.id.to_string(),
             bundle_id: a.bundle_id.to_string(),
             kind: a.kind.clone(),
             name: a.name.clone(),
-            reference: serde_json::from_str(&a.reference).unwrap_or(serde_json::Value::Null),
+            reference,
             sha256: a.sha256.clone(),
             size: a.size,
             content_url: a
@@ -365,48 +418,133 @@ pub async fn summary(state: &AppState, bundle: &Bundle, project: &Project) -> Ap
     })
 }
 
+/// Which bundles to list. Text as it arrives in a query string; empty means "any".
+#[derive(Debug, Clone, Default)]
+pub struct BundleFilter {
+    /// A project, by id or name.
+    pub project: Option<String>,
+    /// `active`, `complete` or `archived`.
+    pub state: Option<String>,
+    /// A policy the bundle follows, by id or name.
+    pub policy: Option<String>,
+    /// A current stage (of the named policy, or of any of the bundle's policies).
+    pub stage: Option<String>,
+    /// A classification (of the named policy, or of any); `none` for unclassified.
+    pub classification: Option<String>,
+}
+
+fn given(text: Option<&str>) -> Option<&str> {
+    text.map(str::trim).filter(|s| !s.is_empty())
+}
+
 /// The bundles `user` may read (all for governance admins, otherwise those of their
 /// projects), newest first; optionally in one project (id or name) and one state.
-///
-/// Loads and filters in Rust, a few queries per bundle: fine for hundreds of
-/// bundles; a paged SQL query is the next step when installations grow.
 pub async fn list_for(
     state: &AppState,
     user: &User,
     project: Option<&str>,
     in_state: Option<&str>,
 ) -> ApiResult<Vec<BundleSummary>> {
-    let wanted_state = match in_state.map(str::trim).filter(|s| !s.is_empty()) {
+    let filter = BundleFilter {
+        project: project.map(str::to_owned),
+        state: in_state.map(str::to_owned),
+        ..BundleFilter::default()
+    };
+    list_filtered(state, user, &filter).await
+}
+
+/// The bundles `user` may read that match `filter`, newest first. Each problem with
+/// the filter names its parameter.
+pub async fn list_filtered(state: &AppState, user: &User, filter: &BundleFilter) -> ApiResult<Vec<BundleSummary>> {
+    Ok(list_page(state, user, filter, 0, usize::MAX).await?.0)
+}
+
+/// One page of [`list_filtered`]: `limit` bundles after skipping `offset`, and
+/// whether more follow. Bundles are matched on the standing recorded with every
+/// change (`bundle_policies`, read in one query, as the dashboard counts them),
+/// so only the bundles of the page are summarized.
+pub async fn list_page(
+    state: &AppState,
+    user: &User,
+    filter: &BundleFilter,
+    offset: usize,
+    limit: usize,
+) -> ApiResult<(Vec<BundleSummary>, bool)> {
+    let wanted_state = match given(filter.state.as_deref()) {
         None => None,
         Some(s) => Some(
             BundleState::parse(s)
                 .ok_or_else(|| ApiError::invalid(format!("state: `{s}` must be active, complete or archived")))?,
         ),
     };
-    let only = match project.map(str::trim).filter(|s| !s.is_empty()) {
+    let only = match given(filter.project.as_deref()) {
         None => None,
         Some(p) => {
-            let p = super::super::project::find(state, p).await?;
+            let p = match super::super::project::find(state, p).await {
+                Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {
+                    return Err(ApiError::invalid(format!("project: there is no project `{p}`")));
+                }
+                other => other?,
+            };
             require(state, user, &p, Access::Read).await?;
             Some(p)
         }
     };
+    let policy = match given(filter.policy.as_deref()) {
+        None => None,
+        Some(p) => Some(match super::super::policy::find(state, p).await {
+            Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {
+                return Err(ApiError::invalid(format!("policy: there is no policy `{p}`")));
+            }
+            other => other?.id,
+        }),
+    };
+    let stage = given(filter.stage.as_deref());
+    let classification = given(filter.classification.as_deref());
+    let by_standing = policy.is_some() || stage.is_some() || classification.is_some();
+    let mut standings: HashMap<charter_domain::BundleId, Vec<charter_store::bundle::BundlePolicy>> = HashMap::new();
+    if by_standing {
+        for bp in state.store.all_bundle_policies().await? {
+            standings.entry(bp.bundle_id).or_default().push(bp);
+        }
+    }
+    let standing_matches = |bp: &charter_store::bundle::BundlePolicy| {
+        policy.is_none_or(|id| id == bp.policy_id)
+            && stage.is_none_or(|st| st == bp.current_stage)
+            && classification.is_none_or(|c| match &bp.classification {
+                Some(have) => have.eq_ignore_ascii_case(c),
+                None => c.eq_ignore_ascii_case("none"),
+            })
+    };
     let allowed = readable(state, user).await?;
     let projects: HashMap<_, _> = state.store.projects().await?.into_iter().map(|p| (p.id, p)).collect();
+    let mut matched = 0usize;
     let mut out = Vec::new();
+    let mut more = false;
     for bundle in state.store.bundles(only.as_ref().map(|p| p.id)).await? {
-        if allowed.as_ref().is_some_and(|ids| !ids.contains(&bundle.project_id)) {
-            continue;
-        }
-        if wanted_state.is_some_and(|s| s != bundle.state) {
+        if allowed.as_ref().is_some_and(|ids| !ids.contains(&bundle.project_id))
+            || wanted_state.is_some_and(|s| s != bundle.state)
+            || (by_standing
+                && !standings
+                    .get(&bundle.id)
+                    .is_some_and(|bps| bps.iter().any(standing_matches)))
+        {
             continue;
         }
         let Some(project) = projects.get(&bundle.project_id) else {
             continue;
         };
+        matched += 1;
+        if matched <= offset {
+            continue;
+        }
+        if out.len() == limit {
+            more = true;
+            break;
+        }
         out.push(summary(state, &bundle, project).await?);
     }
-    Ok(out)
+    Ok((out, more))
 }
 
 fn input_view(
@@ -440,6 +578,7 @@ fn input_view(
             || eval.missing_sign_off.values().flatten().any(|m| m == input.id()),
         help,
         placeholder: input.placeholder().map(str::to_owned),
+        height: input.height(),
         min: input.min(),
         max: input.max(),
         value: answer.map(|a| a.value.clone()),
@@ -476,6 +615,45 @@ fn set_view(
             .inputs()
             .map(|i| input_view(i, eval, answers.get(i.id()), names))
             .collect(),
+        items: set.artifacts().iter().map(set_item).collect(),
+    }
+}
+
+fn set_item(artifact: &charter_domain::policy::Artifact) -> SetItem {
+    use charter_domain::policy::{Artifact, GuidanceStyle};
+    match artifact {
+        Artifact::Input(i) => SetItem::Input { id: i.id().to_owned() },
+        Artifact::Guidance(g) => SetItem::Guidance {
+            style: match g.style() {
+                GuidanceStyle::TextBlock => "textblock",
+                GuidanceStyle::Banner => "banner",
+            }
+            .to_owned(),
+            text: g.text().to_owned(),
+        },
+        Artifact::ModelMetrics(m) => SetItem::ModelMetrics {
+            id: artifact.id().map(str::to_owned),
+            label: m.label().map(str::to_owned),
+            metrics: m
+                .metrics()
+                .iter()
+                .map(|c| MetricView {
+                    name: c.name().to_owned(),
+                    label: c.label().map(str::to_owned),
+                    threshold: c.threshold().map(|t| format!("{} {}", t.operator.as_str(), t.value)),
+                })
+                .collect(),
+        },
+        Artifact::ScriptedCheck(c) => SetItem::Check {
+            check: "scripted".into(),
+            id: artifact.id().map(str::to_owned),
+            label: c.label().or(c.name()).map(str::to_owned),
+        },
+        Artifact::MonitoringCheck(c) => SetItem::Check {
+            check: "monitoring".into(),
+            id: artifact.id().map(str::to_owned),
+            label: c.label().or(c.name()).map(str::to_owned),
+        },
     }
 }
 

@@ -13,6 +13,8 @@ on_every_backend!(
     answering_reclassifies_and_reveals_sections_and_keeps_every_revision(roomy),
     approved_stages_and_closed_bundles_take_no_evidence(roomy),
     sequential_policies_open_one_stage_at_a_time(roomy),
+    the_list_filters_by_policy_stage_and_classification(roomy),
+    the_notebook_lays_out_each_set_in_the_policys_order(roomy),
 );
 
 /// A published INTAKE policy and a project owned by `olga` with `mel` as a member.
@@ -503,4 +505,105 @@ async fn sequential_policies_open_one_stage_at_a_time(app: &TestApp) {
     answer(app, &mel, id, "Sequential", "accuracy", json!(0.9))
         .await
         .expect(200);
+}
+
+async fn the_list_filters_by_policy_stage_and_classification(app: &TestApp) {
+    let (olga, _mel, project) = setup(app).await;
+    let high = bundle(app, &olga, &project, "High one", &["Intake"]).await;
+    let high_id = high["id"].as_str().unwrap().to_owned();
+    answer(
+        app,
+        &olga,
+        &high_id,
+        "Intake",
+        "impact",
+        json!("Customer-facing advice"),
+    )
+    .await
+    .expect(200);
+    let low = bundle(app, &olga, &project, "Low one", &["Intake"]).await;
+    let low_id = low["id"].as_str().unwrap().to_owned();
+    answer(app, &olga, &low_id, "Intake", "impact", json!("Internal FAQ only"))
+        .await
+        .expect(200);
+    answer(app, &olga, &low_id, "Intake", "pii", json!("No"))
+        .await
+        .expect(200);
+    grant(app, &low_id, "Intake sign off").await;
+    // Listings match the standing recorded with each change: an answer records it.
+    answer(app, &olga, &low_id, "Intake", "accuracy", json!(0.9))
+        .await
+        .expect(200);
+    bundle(app, &olga, &project, "Unanswered", &["Intake"]).await;
+
+    let names = |reply: &crate::harness::Reply| -> Vec<String> {
+        reply
+            .expect(200)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let reply = app.get("/bundles?classification=High", &olga).await;
+    assert_eq!(names(&reply), ["High one"]);
+    let reply = app.get("/bundles?classification=low&policy=Intake", &olga).await;
+    assert_eq!(
+        names(&reply),
+        ["Unanswered", "Low one"],
+        "the rule's default is Low; the case of the filter does not matter"
+    );
+    let reply = app.get("/bundles?classification=none", &olga).await;
+    assert_eq!(
+        names(&reply),
+        Vec::<String>::new(),
+        "every bundle here has a classification"
+    );
+    let reply = app.get("/bundles?stage=Validation", &olga).await;
+    assert_eq!(names(&reply), ["Low one"], "its Intake stage is approved");
+    let reply = app
+        .get("/bundles?policy=Intake&stage=Intake&project=helpbot", &olga)
+        .await;
+    assert_eq!(names(&reply), ["Unanswered", "High one"]);
+
+    // Filters that name nothing say which parameter is wrong.
+    let message = app
+        .get("/bundles?policy=Nope", &olga)
+        .await
+        .expect_error(400, "invalid_request")
+        .to_owned();
+    assert!(message.starts_with("policy:"), "{message}");
+    let message = app
+        .get("/bundles?project=nope", &olga)
+        .await
+        .expect_error(400, "invalid_request")
+        .to_owned();
+    assert!(message.starts_with("project:"), "{message}");
+}
+
+async fn the_notebook_lays_out_each_set_in_the_policys_order(app: &TestApp) {
+    let (olga, _mel, project) = setup(app).await;
+    let nb = bundle(app, &olga, &project, "Layout", &["Intake"]).await;
+    let intake = set(&nb, "Local.intake");
+    let items = intake["items"].as_array().unwrap();
+    assert_eq!(
+        items[0],
+        json!({ "kind": "guidance", "style": "banner", "text": "Answer every question." }),
+        "guidance keeps its place and its style"
+    );
+    let ids: Vec<&str> = items[1..]
+        .iter()
+        .map(|i| {
+            assert_eq!(i["kind"], "input");
+            i["id"].as_str().unwrap()
+        })
+        .collect();
+    let inputs: Vec<&str> = intake["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, inputs, "every question, in the policy's order");
+    assert_eq!(input(&nb, "pii-fields")["type"], "textarea");
 }

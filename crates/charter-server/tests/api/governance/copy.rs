@@ -60,6 +60,34 @@ async fn a_copy_carries_answers_over_until_they_are_confirmed(app: &TestApp) {
     assert_eq!(skipped.len(), 1, "{skipped:?}");
     assert!(skipped[0].as_str().unwrap().starts_with("Intake/users:"), "{skipped:?}");
     assert_eq!(plan["attachments"], json!(["card.txt"]));
+    // …each answer with its value, who gave it and where it comes from, and each
+    // attachment with its hash and origin: what the preview page shows.
+    let carried_impact = plan["carried"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["input_id"] == "impact")
+        .expect("impact carries over");
+    assert_eq!(carried_impact["label"], "What kind of answers?");
+    assert_eq!(carried_impact["value"], "Customer-facing advice");
+    assert_eq!(carried_impact["answered_by"], "mel");
+    assert_eq!(carried_impact["stage"], "Intake");
+    assert_eq!(
+        carried_impact["provenance"],
+        format!(
+            "bundle:{src}/answer:{}/revision:1",
+            input(&source, "impact")["answer_id"].as_str().unwrap()
+        )
+        .as_str()
+    );
+    assert_eq!(plan["carried"].as_array().unwrap().len(), 3);
+    let carried_card = &plan["carried_attachments"][0];
+    assert_eq!(carried_card["name"], "card.txt");
+    assert_eq!(carried_card["sha256"], card.json["sha256"]);
+    assert_eq!(
+        carried_card["provenance"],
+        format!("bundle:{src}/attachment:{card_id}").as_str()
+    );
 
     // Copy.
     let reply = app

@@ -4,6 +4,7 @@ use charter_domain::time::{now_ms, rfc3339};
 use serde_json::{Value, json};
 
 use super::{DAY, Review, approval, request_review, setup, tasks_about};
+use crate::governance::upload;
 use crate::harness::TestApp;
 
 on_every_backend!(
@@ -11,6 +12,7 @@ on_every_backend!(
     mentions_give_tasks,
     findings_list_filters_and_flags_overdue,
     findings_name_what_is_wrong,
+    files_attach_to_a_finding_and_stay_with_it,
 );
 
 async fn log(app: &TestApp, review: &Review, body: Value) -> Value {
@@ -245,4 +247,76 @@ async fn findings_name_what_is_wrong(app: &TestApp) {
     app.post(&path, &review.outsider, &json!({ "name": "x", "severity": "low" }))
         .await
         .expect_error(404, "not_found");
+}
+
+async fn files_attach_to_a_finding_and_stay_with_it(app: &TestApp) {
+    let review = setup(app, true).await;
+    let f = log(
+        app,
+        &review,
+        json!({ "name": "No drift monitoring", "severity": "medium", "assignee": "pete", "approver": "ann",
+                "approval": "Intake review" }),
+    )
+    .await;
+    let id = f["id"].as_str().unwrap().to_owned();
+    let bundle = review.bundle_id.clone();
+
+    // Ann approves, and is no project member: she cannot add evidence to the
+    // bundle, but she can attach to the finding she works on, as can its assignee.
+    upload(app, &review.ann, &bundle, "name=psi.txt", "psi 0.31")
+        .await
+        .expect_error(403, "forbidden");
+    let reply = upload(
+        app,
+        &review.ann,
+        &bundle,
+        &format!("name=psi.txt&finding={id}"),
+        "psi 0.31",
+    )
+    .await;
+    let att = reply.expect(201).clone();
+    assert_eq!(att["finding_id"], id.as_str());
+    assert_eq!(att["reference"]["finding_id"], id.as_str());
+    assert_eq!(att["sha256"].as_str().unwrap().len(), 64);
+    upload(
+        app,
+        &review.author,
+        &bundle,
+        &format!("name=fix.txt&finding={id}"),
+        "alerting at 0.2",
+    )
+    .await
+    .expect(201);
+    assert_eq!(app.last_event("attachment.added").await.actor_name, "pete");
+
+    // The finding lists its files, oldest first.
+    let detail = app.get(&format!("/findings/{id}"), &review.owner).await;
+    let names: Vec<&str> = detail.expect(200)["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["psi.txt", "fix.txt"]);
+
+    // Outsiders and other bundles' findings are refused.
+    upload(app, &review.outsider, &bundle, &format!("name=x.txt&finding={id}"), "x")
+        .await
+        .expect_error(403, "forbidden");
+    let message = upload(
+        app,
+        &review.author,
+        &bundle,
+        "name=x.txt&finding=fnd_00000000000000000000000000000000",
+        "x",
+    )
+    .await
+    .expect_error(400, "invalid_request")
+    .to_owned();
+    assert!(message.starts_with("finding:"), "{message}");
+
+    // A copy of the bundle leaves the finding's files with the finding.
+    let plan = app.get(&format!("/bundles/{bundle}/copy-preview"), &review.owner).await;
+    assert_eq!(plan.expect(200)["attachments"], json!([]));
+    app.verify_audit().await;
 }
