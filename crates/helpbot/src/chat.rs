@@ -74,6 +74,10 @@ pub struct ChatResponse {
     /// Messages sent to a language model (for evaluation's PII check).
     #[serde(skip)]
     pub prompt: Vec<Message>,
+    /// Retrieval confidence (the best passage's share of the question's IDF weight).
+    pub confidence: f32,
+    /// Share of the question's IDF weight made of words the knowledge base knows.
+    pub known_share: f32,
     /// The question as written to logs and traces (redacted).
     #[serde(skip)]
     pub logged_question: String,
@@ -244,6 +248,8 @@ impl Engine {
             retrieved: vec![],
             prompt: vec![],
             logged_question: question.clone(),
+            confidence: 0.0,
+            known_share: 0.0,
         };
 
         let outcome = self
@@ -399,6 +405,8 @@ impl Engine {
         ));
         telemetry::set(&rcx, attrs);
         telemetry::end(&rcx, None);
+        resp.confidence = retrieval.confidence();
+        resp.known_share = retrieval.known_share;
         resp.retrieved = retrieval.articles(kb).into_iter().map(str::to_owned).collect();
 
         // 5. Out of scope: a refused topic, or a question made of words the KB lacks.

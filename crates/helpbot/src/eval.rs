@@ -68,6 +68,8 @@ pub struct Row {
     pub cited: Vec<String>,
     pub pii_leaks: usize,
     pub latency_ms: f64,
+    pub confidence: f32,
+    pub known_share: f32,
     pub answer: String,
 }
 
@@ -124,11 +126,11 @@ pub struct Thresholds {
 
 /// The shipped thresholds.
 pub const THRESHOLDS: Thresholds = Thresholds {
-    hit_at_1: 0.70,
+    hit_at_1: 0.65,
     hit_at_3: 0.85,
     mrr: 0.75,
-    fact_recall: 0.60,
-    citation_precision: 0.70,
+    fact_recall: 0.55,
+    citation_precision: 0.65,
     correct_refusal_rate: 0.85,
     pii_leak_count: 0,
 };
@@ -227,6 +229,8 @@ pub async fn run(engine: &Engine, dataset: &[GoldenQuestion], name: &str, progre
             cited: resp.citations.iter().map(|c| c.path.clone()).collect(),
             pii_leaks,
             latency_ms: resp.latency_ms,
+            confidence: resp.confidence,
+            known_share: resp.known_share,
             answer: resp.answer,
         });
         progress(i + 1);

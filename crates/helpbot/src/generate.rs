@@ -181,14 +181,16 @@ pub fn extractive(
         score: f32,
     }
     let mut candidates = Vec::new();
-    for (rank, (p, hit)) in passages.iter().zip(&retrieval.hits).enumerate().take(3) {
-        if rank > 0 && hit.coverage < confidence * params.secondary_ratio {
+    let top_path = passages[0].path.as_str();
+    for (rank, (p, hit)) in passages.iter().zip(&retrieval.hits).enumerate().take(4) {
+        // Further passages of the best article, or others nearly as good.
+        if rank > 0 && p.path != top_path && hit.coverage < confidence * params.secondary_ratio {
             continue;
         }
         let heading_share = share(&stems(&format!("{} {}", p.title, p.heading)));
         for (pos, s) in sentences(&p.text).into_iter().enumerate() {
             let own = share(&stems(&s));
-            let score = own + 0.35 * heading_share - 0.05 * rank as f32 - 0.002 * pos as f32;
+            let score = own + 0.2 * heading_share - 0.04 * rank as f32 - 0.002 * pos as f32;
             if own > 0.0 || rank == 0 {
                 candidates.push(Candidate {
                     rank,

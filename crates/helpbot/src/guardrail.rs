@@ -31,7 +31,7 @@ impl Default for GuardrailParams {
             max_input_chars: 2000,
             redact_pii: true,
             block_injection: true,
-            min_known_share: 0.5,
+            min_known_share: 0.45,
             out_of_scope_topics: [
                 "poem",
                 "poetry",
@@ -154,7 +154,7 @@ static INJECTION: LazyLock<RegexSet> = LazyLock::new(|| {
         r"(?i)\bsystem\s*(prompt|message|instructions?|override)\b",
         r"(?i)\b(reveal|show|print|output|display|repeat|leak|dump|translate|tell me)\b.{0,60}\b(your|the)\b.{0,30}\b(hidden|secret|system|internal|initial|original)?\s*(instructions|rules|prompt|configuration|config|guidelines)\b",
         r"(?i)\brepeat (everything|all|the text|the words)\b.{0,30}\b(above|before|preceding)\b",
-        r"(?i)\b(you are now|from now on,? you are|act as|pretend (to be|you are)|roleplay as|let'?s play a game)\b",
+        r"(?i)\b(you are now|from now on,? you are|pretend (to be|you are)|roleplay as|let'?s play a game)\b",
         r"(?i)\b(developer|debug|god|jailbreak|unrestricted|dan) mode\b",
         r"(?i)\bDAN\b|\bjailbreak\b|\bunfiltered\b|\bwithout (any )?restrictions\b",
         r"(?i)</?\s*(system|context|instructions?|assistant|prompt)\s*>",

@@ -72,10 +72,10 @@ impl Default for GeneratorParams {
     fn default() -> Self {
         Self {
             kind: GeneratorKind::Extractive,
-            min_confidence: 0.45,
-            max_sentences: 4,
-            max_words: 90,
-            secondary_ratio: 0.85,
+            min_confidence: 0.2,
+            max_sentences: 6,
+            max_words: 120,
+            secondary_ratio: 1.0,
             model: "gpt-4o-mini".into(),
             temperature: 0.0,
             max_tokens: 400,

@@ -20,7 +20,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
 use crate::kb::KnowledgeBase;
 
 /// Bumped whenever the schema or analyzer changes, so old caches are not reused.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 const ANALYZER: &str = "helpbot_en";
 
 /// What went wrong building or searching the index.
@@ -46,16 +46,24 @@ pub struct RetrievalParams {
     pub phrase_boost: f32,
     /// Words allowed between the two words of a phrase.
     pub phrase_slop: u32,
+    /// A thesaurus: each entry is `phrase|phrase|…` (any case). When a question
+    /// contains one phrase of an entry, the others are searched too (at
+    /// `synonym_boost`), and a passage holding one of them covers the question's words.
+    pub synonyms: Vec<String>,
+    /// Weight of a thesaurus alternative relative to the question's own words.
+    pub synonym_boost: f32,
 }
 
 impl Default for RetrievalParams {
     fn default() -> Self {
         Self {
-            top_k: 5,
+            top_k: 8,
             heading_boost: 1.5,
             title_boost: 1.2,
             phrase_boost: 1.5,
             phrase_slop: 1,
+            synonyms: Vec::new(),
+            synonym_boost: 0.7,
         }
     }
 }
@@ -147,15 +155,144 @@ pub enum IndexSource {
     Memory,
 }
 
+/// Lucene's English stop words plus the pronouns, auxiliaries and question words
+/// that employees' questions are full of and articles are not: they carry no topic,
+/// and counting them would make every question look half-unanswered.
+const STOP_WORDS: &[&str] = &[
+    "a",
+    "an",
+    "and",
+    "are",
+    "as",
+    "at",
+    "be",
+    "but",
+    "by",
+    "for",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "of",
+    "on",
+    "or",
+    "such",
+    "that",
+    "the",
+    "their",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "to",
+    "was",
+    "will",
+    "with",
+    "i",
+    "i'm",
+    "im",
+    "me",
+    "my",
+    "mine",
+    "myself",
+    "we",
+    "us",
+    "our",
+    "you",
+    "your",
+    "he",
+    "she",
+    "him",
+    "her",
+    "his",
+    "its",
+    "them",
+    "what",
+    "what's",
+    "whats",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "when",
+    "where",
+    "why",
+    "how",
+    "do",
+    "does",
+    "did",
+    "doing",
+    "done",
+    "can",
+    "could",
+    "should",
+    "would",
+    "may",
+    "might",
+    "must",
+    "shall",
+    "am",
+    "have",
+    "has",
+    "had",
+    "get",
+    "got",
+    "any",
+    "some",
+    "so",
+    "just",
+    "about",
+    "than",
+    "too",
+    "very",
+    "also",
+    "want",
+    "need",
+    "like",
+    "please",
+    "still",
+    "been",
+    "being",
+    "were",
+    "there's",
+    "it's",
+    "don't",
+    "dont",
+    "can't",
+    "cant",
+    "i've",
+    "ive",
+    "i'd",
+    "id",
+    "i'll",
+    "ill",
+    "s",
+    "t",
+    "d",
+    "ll",
+    "ve",
+    "anyone",
+    "someone",
+    "something",
+    "anything",
+    "thing",
+    "things",
+    "way",
+    "one",
+    "ok",
+    "okay",
+    "there",
+];
+
 fn analyzer() -> TextAnalyzer {
-    let mut builder = TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
-        .dynamic();
-    if let Some(stop) = StopWordFilter::new(Language::English) {
-        builder = builder.filter_dynamic(stop);
-    }
-    builder.filter_dynamic(Stemmer::new(Language::English)).build()
+        .filter(StopWordFilter::remove(STOP_WORDS.iter().map(|w| (*w).to_owned())))
+        .filter(Stemmer::new(Language::English))
+        .build()
 }
 
 fn schema() -> (Schema, Fields) {
@@ -386,6 +523,73 @@ impl Retriever {
                 Box::new(BoostQuery::new(Box::new(q), self.params.phrase_boost)),
             ));
         }
+        // Thesaurus: alternatives of phrases the question contains.
+        let lower = format!(
+            " {} ",
+            question.to_lowercase().replace(|c: char| !c.is_alphanumeric(), " ")
+        );
+        let mut expansions: Vec<(Vec<String>, Vec<Vec<String>>)> = Vec::new();
+        for entry in &self.params.synonyms {
+            let phrases: Vec<&str> = entry.split('|').map(str::trim).filter(|p| !p.is_empty()).collect();
+            let matched: Vec<&str> = phrases
+                .iter()
+                .copied()
+                .filter(|p| lower.contains(&format!(" {} ", p.to_lowercase())))
+                .collect();
+            if matched.is_empty() {
+                continue;
+            }
+            let original: Vec<String> = matched.iter().flat_map(|p| self.analyse(p)).map(|(_, s)| s).collect();
+            let alternatives: Vec<Vec<String>> = phrases
+                .iter()
+                .filter(|p| !matched.contains(p))
+                .map(|p| self.analyse(p).into_iter().map(|(_, s)| s).collect::<Vec<_>>())
+                .filter(|a| !a.is_empty())
+                .collect();
+            for alt in &alternatives {
+                for stem in alt {
+                    for (field, boost) in [
+                        (self.fields.body, 1.0),
+                        (self.fields.heading, self.params.heading_boost),
+                        (self.fields.title, self.params.title_boost),
+                    ] {
+                        let q = TermQuery::new(Term::from_field_text(field, stem), IndexRecordOption::WithFreqs);
+                        clauses.push((
+                            Occur::Should,
+                            Box::new(BoostQuery::new(
+                                Box::new(q),
+                                boost * self.params.synonym_boost / alt.len() as f32,
+                            )),
+                        ));
+                    }
+                }
+            }
+            expansions.push((original, alternatives));
+        }
+        // A word the KB lacks is known through a thesaurus alternative it has.
+        let known_share = if total_idf > 0.0 && !expansions.is_empty() {
+            let via: HashSet<&str> = expansions
+                .iter()
+                .filter(|(_, alts)| {
+                    alts.iter().any(|alt| {
+                        alt.iter().all(|s| {
+                            [self.fields.body, self.fields.heading, self.fields.title]
+                                .iter()
+                                .any(|f| searcher.doc_freq(&Term::from_field_text(*f, s)).unwrap_or(0) > 0)
+                        })
+                    })
+                })
+                .flat_map(|(orig, _)| orig.iter().map(String::as_str))
+                .collect();
+            terms
+                .iter()
+                .filter(|t| t.doc_freq > 0 || via.contains(t.stem.as_str()))
+                .map(|t| t.idf)
+                .sum::<f32>()
+                / total_idf
+        } else {
+            known_share
+        };
         let query = BooleanQuery::new(clauses);
         let top = searcher.search(&query, &TopDocs::with_limit(self.params.top_k).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
@@ -399,7 +603,12 @@ impl Retriever {
                 }
             };
             let c = &self.kb.chunks[chunk as usize];
-            let present = self.stems(&format!("{}\n{}\n{}", c.title, c.heading, c.text));
+            let mut present = self.stems(&format!("{}\n{}\n{}", c.title, c.heading, c.text));
+            for (original, alternatives) in &expansions {
+                if alternatives.iter().any(|alt| alt.iter().all(|s| present.contains(s))) {
+                    present.extend(original.iter().cloned());
+                }
+            }
             let covered: f32 = terms.iter().filter(|t| present.contains(&t.stem)).map(|t| t.idf).sum();
             hits.push(Hit {
                 chunk,
