@@ -208,7 +208,6 @@ async fn answers_with_citations_and_exports_openinference_spans() {
     ] {
         assert!(guardrails.iter().any(|n| n == g), "{g} missing from {guardrails:?}");
     }
-    drop(c);
 
     // Thumbs up: annotated on the answer's span in the Phoenix-compatible shape.
     let r = bot
@@ -222,8 +221,8 @@ async fn answers_with_citations_and_exports_openinference_spans() {
     let out: Value = r.json().await.unwrap();
     assert_eq!(out["forwarded"], true, "{out}");
     assert_eq!(out["annotation_ids"], json!(["ann-1"]));
-    let c = collected.lock().unwrap();
-    let ann = &c.annotations[0]["data"][0];
+    let annotations = collected.lock().unwrap().annotations.clone();
+    let ann = &annotations[0]["data"][0];
     assert_eq!(ann["span_id"], root_span.as_str());
     assert_eq!(ann["name"], "user_feedback");
     assert_eq!(ann["annotator_kind"], "HUMAN");
