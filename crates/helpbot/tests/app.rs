@@ -149,8 +149,8 @@ async fn answers_with_citations_and_exports_openinference_spans() {
     let trace = a["trace_id"].as_str().unwrap().to_owned();
 
     bot.flush().await;
-    let c = collected.lock().unwrap();
-    let in_trace: Vec<&(Vec<KeyValue>, Span)> = c.spans.iter().filter(|(_, s)| hex(&s.trace_id) == trace).collect();
+    let spans = collected.lock().unwrap().spans.clone();
+    let in_trace: Vec<&(Vec<KeyValue>, Span)> = spans.iter().filter(|(_, s)| hex(&s.trace_id) == trace).collect();
     let kind = |s: &Span| attr_str(&s.attributes, "openinference.span.kind").unwrap_or_default();
     let root = in_trace
         .iter()
