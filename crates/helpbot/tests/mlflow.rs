@@ -64,10 +64,10 @@ async fn start_mlflow() -> Option<MlflowServer> {
     let started = Instant::now();
     // Wait for readiness (bounded): the server answers /health once migrated.
     loop {
-        if let Ok(r) = http.get(format!("{}/health", server.url)).send().await {
-            if r.status().is_success() {
-                break;
-            }
+        if let Ok(r) = http.get(format!("{}/health", server.url)).send().await
+            && r.status().is_success()
+        {
+            break;
         }
         assert!(
             started.elapsed() < Duration::from_secs(120),
