@@ -21,8 +21,10 @@
     box.focus();
   }
 
+  const label = (c) => (c.heading && c.heading !== c.title ? `${c.title} — ${c.heading}` : c.title);
+
   function openPassage(c) {
-    document.getElementById("passage-title").textContent = `[${c.n}] ${c.title} — ${c.heading}`;
+    document.getElementById("passage-title").textContent = `[${c.n}] ${label(c)}`;
     const link = document.getElementById("passage-link");
     link.textContent = `Open the article (${c.path})`;
     link.href = `/kb/${c.path}?heading=${encodeURIComponent(c.heading)}`;
@@ -163,7 +165,7 @@
               li.value = c.n;
               const b = document.createElement("button");
               b.type = "button";
-              b.textContent = `${c.title} — ${c.heading}`;
+              b.textContent = label(c);
               b.addEventListener("click", () => openPassage(c));
               li.append(b);
               list.append(li);
