@@ -31,6 +31,28 @@ enum Command {
     /// Evaluate the local configuration, log an MLflow run (params, metrics,
     /// config, KB manifest, eval reports) and register a new model version.
     Register(RegisterArgs),
+    /// Measure answer latency (shipped, 1k and 10k documents), index build time and
+    /// memory, and HTTP throughput under concurrent sessions.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Questions (their `question` fields) used for latency.
+    #[arg(long, default_value = "crates/helpbot/eval/golden.jsonl")]
+    dataset: PathBuf,
+    /// Documents in the large generated KB.
+    #[arg(long, default_value_t = 10_000)]
+    docs: usize,
+    /// Concurrent HTTP sessions.
+    #[arg(long, default_value_t = 32)]
+    sessions: usize,
+    /// Requests per session.
+    #[arg(long, default_value_t = 25)]
+    requests: usize,
+    /// Print the figures as JSON as well.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -113,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Index => index(settings).await,
         Command::Eval(args) => eval(settings, args).await,
         Command::Register(args) => register(settings, args).await,
+        Command::Bench(args) => bench(settings, args).await,
     }
 }
 
@@ -292,5 +315,89 @@ async fn register(mut settings: Settings, args: RegisterArgs) -> anyhow::Result<
     );
     let s = std::sync::Arc::new(engine);
     tokio::task::spawn_blocking(move || s.telemetry.shutdown()).await?;
+    Ok(())
+}
+
+async fn bench(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
+    use helpbot::bench;
+    let questions: Vec<String> = helpbot::eval::load_dataset(&args.dataset)?
+        .into_iter()
+        .map(|q| q.question)
+        .collect();
+    let (config, _) = settings.local_config()?;
+    let tmp = std::env::temp_dir().join(format!("helpbot-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    let mut out = serde_json::Map::new();
+
+    // The shipped KB.
+    let shipped = bench::generated_kb(&settings.kb_dir, 0)?;
+    let (engine, build_ms) = bench::engine_for(&shipped, &config, &tmp.join("shipped"))?;
+    let kb_docs = engine.retriever.kb().articles.len();
+    let lat = bench::answer_latency(&engine, &questions, 5).await;
+    println!(
+        "shipped KB: {kb_docs} docs, {} chunks, index {build_ms:.0} ms; answer p50 {:.2} ms, p99 {:.2} ms ({} answers)",
+        engine.retriever.kb().chunks.len(),
+        lat.p50_ms,
+        lat.p99_ms,
+        lat.n
+    );
+    out.insert(
+        "shipped".into(),
+        serde_json::json!({"docs": kb_docs, "index_ms": build_ms, "answer": lat}),
+    );
+
+    // HTTP throughput on the shipped KB.
+    let state = std::sync::Arc::new(helpbot::server::AppState {
+        engine,
+        feedback: helpbot::charter::FeedbackSink {
+            url: None,
+            token: None,
+            journal: tmp.join("feedback.jsonl"),
+            http: reqwest::Client::new(),
+        },
+        gate: None,
+        charter_url: None,
+        environment: "development".into(),
+        index: helpbot::server::IndexReport {
+            source: helpbot::retrieval::IndexSource::Built,
+            path: None,
+            build_ms,
+        },
+    });
+    let t = bench::http_throughput(state, &questions, args.sessions, args.requests).await?;
+    println!(
+        "HTTP: {} sessions, {} requests in {:.2} s = {:.0} requests/s; latency p50 {:.2} ms, p99 {:.2} ms",
+        t.sessions, t.requests, t.seconds, t.requests_per_sec, t.latency.p50_ms, t.latency.p99_ms
+    );
+    out.insert("http".into(), serde_json::to_value(&t)?);
+
+    // Generated KBs: 1k documents, then the large one.
+    for docs in [1_000, args.docs] {
+        let files = bench::generated_kb(&settings.kb_dir, docs)?;
+        let rss_before = bench::rss_mib().unwrap_or(0.0);
+        let (engine, build_ms) = bench::engine_for(&files, &config, &tmp.join(format!("gen-{docs}")))?;
+        let peak = bench::peak_rss_mib().unwrap_or(0.0);
+        let rss_after = bench::rss_mib().unwrap_or(0.0);
+        let lat = bench::answer_latency(&engine, &questions, 2).await;
+        println!(
+            "{docs} docs ({} chunks): index built in {:.2} s, RSS {:.0} → {:.0} MiB (peak {:.0} MiB); answer p50 {:.2} ms, p99 {:.2} ms",
+            engine.retriever.kb().chunks.len(),
+            build_ms / 1000.0,
+            rss_before,
+            rss_after,
+            peak,
+            lat.p50_ms,
+            lat.p99_ms
+        );
+        out.insert(
+            format!("docs_{docs}"),
+            serde_json::json!({"chunks": engine.retriever.kb().chunks.len(), "index_ms": build_ms, "rss_before_mib": rss_before, "rss_after_mib": rss_after, "peak_rss_mib": peak, "answer": lat}),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
     Ok(())
 }
