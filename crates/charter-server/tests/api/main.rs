@@ -69,4 +69,5 @@ mod replicas;
 mod review;
 mod shutdown;
 mod tokens;
+mod ui;
 mod users;
