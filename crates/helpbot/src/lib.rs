@@ -9,6 +9,7 @@ pub mod app;
 pub mod bench;
 pub mod charter;
 pub mod chat;
+pub mod embed;
 pub mod eval;
 pub mod generate;
 pub mod guardrail;

@@ -52,6 +52,9 @@ pub struct RetrievalParams {
     pub synonyms: Vec<String>,
     /// Weight of a thesaurus alternative relative to the question's own words.
     pub synonym_boost: f32,
+    /// Weight of the embedding ranking in the reciprocal-rank fusion with BM25; 0
+    /// (the default) is BM25 only. Needs `HELPBOT_EMBEDDINGS_DIR`.
+    pub embedding_weight: f32,
 }
 
 impl Default for RetrievalParams {
@@ -64,6 +67,7 @@ impl Default for RetrievalParams {
             phrase_slop: 1,
             synonyms: Vec::new(),
             synonym_boost: 0.7,
+            embedding_weight: 0.0,
         }
     }
 }
@@ -135,6 +139,7 @@ pub struct Retriever {
     fields: Fields,
     analyzer: TextAnalyzer,
     params: RetrievalParams,
+    embedder: Option<crate::embed::Embedder>,
 }
 
 impl std::fmt::Debug for Retriever {
@@ -426,7 +431,23 @@ impl Retriever {
             fields,
             analyzer: analyzer(),
             params,
+            embedder: None,
         })
+    }
+
+    /// Load a static-embedding model from `dir` and embed every chunk, for hybrid
+    /// search (used only while `embedding_weight` > 0).
+    pub fn attach_embeddings(&mut self, dir: &Path) -> anyhow::Result<()> {
+        self.embedder = Some(crate::embed::Embedder::load(dir, &self.kb)?);
+        Ok(())
+    }
+
+    /// The embedding model directory, when hybrid search is on.
+    pub fn embeddings(&self) -> Option<&str> {
+        self.embedder
+            .as_ref()
+            .filter(|_| self.params.embedding_weight > 0.0)
+            .map(|e| e.dir.as_str())
     }
 
     pub fn kb(&self) -> &Arc<KnowledgeBase> {
@@ -591,8 +612,14 @@ impl Retriever {
             known_share
         };
         let query = BooleanQuery::new(clauses);
-        let top = searcher.search(&query, &TopDocs::with_limit(self.params.top_k).order_by_score())?;
-        let mut hits = Vec::with_capacity(top.len());
+        let hybrid = self.embedder.as_ref().filter(|_| self.params.embedding_weight > 0.0);
+        let limit = if hybrid.is_some() {
+            self.params.top_k * 4
+        } else {
+            self.params.top_k
+        };
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let mut ranked: Vec<(u32, f32)> = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let column = searcher.segment_reader(addr.segment_ord).fast_fields().u64("chunk")?;
             let chunk = match column.first(addr.doc_id) {
@@ -602,6 +629,16 @@ impl Retriever {
                     doc.get_first(self.fields.chunk).and_then(|v| v.as_u64()).unwrap_or(0) as u32
                 }
             };
+            ranked.push((chunk, score));
+        }
+        if let Some(e) = hybrid {
+            let dense: Vec<u32> = e.nearest(question, limit).into_iter().map(|(c, _)| c).collect();
+            let lexical: Vec<u32> = ranked.iter().map(|(c, _)| *c).collect();
+            ranked = crate::embed::fuse(&lexical, &dense, self.params.embedding_weight, 60.0);
+        }
+        ranked.truncate(self.params.top_k);
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (chunk, score) in ranked {
             let c = &self.kb.chunks[chunk as usize];
             let mut present = self.stems(&format!("{}\n{}\n{}", c.title, c.heading, c.text));
             for (original, alternatives) in &expansions {

@@ -293,6 +293,7 @@ async fn get_health(State(state): State<Shared>) -> Response {
             "manifest_sha256": kb.manifest.sha256,
         },
         "index": state.index,
+        "retrieval": {"hybrid_embeddings": e.retriever.embeddings()},
         "telemetry": {"traces_url": e.telemetry.traces_url, "project": e.telemetry.project},
         "feedback": {"annotations_url": state.feedback.url.as_ref().map(|u| format!("{}/v1/span_annotations", u.trim_end_matches('/')))},
         "charter": {"url": state.charter_url, "gate": state.gate},

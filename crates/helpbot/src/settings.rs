@@ -53,6 +53,9 @@ pub struct Settings {
     pub model_alias: Option<String>,
     /// `HELPBOT_ENV`: `development` (default) or `production`.
     pub environment: String,
+    /// `HELPBOT_EMBEDDINGS_DIR`: a local Model2Vec model for hybrid retrieval (used
+    /// when the model version's `retrieval.embedding_weight` > 0).
+    pub embeddings_dir: Option<PathBuf>,
     /// `HELPBOT_FEEDBACK_URL` / `HELPBOT_FEEDBACK_TOKEN`: the annotation API (default: Charter's).
     pub feedback_url: Option<String>,
     pub feedback_token: Option<String>,
@@ -120,6 +123,7 @@ impl Settings {
                 Err(_) => Some("champion".into()),
             },
             environment,
+            embeddings_dir: var("HELPBOT_EMBEDDINGS_DIR").map(PathBuf::from),
             feedback_url: var("HELPBOT_FEEDBACK_URL").or_else(|| charter_url.clone()),
             feedback_token: var("HELPBOT_FEEDBACK_TOKEN").or_else(|| charter_token.clone()),
             charter_url,
@@ -148,6 +152,7 @@ impl Settings {
             model_name: "helpbot".into(),
             model_alias: None,
             environment: "development".into(),
+            embeddings_dir: None,
             feedback_url: None,
             feedback_token: None,
         }
@@ -208,12 +213,23 @@ pub fn load_index(
     let kb = KnowledgeBase::load(&settings.kb_dir, &config.chunking)?;
     let total = kb.chunks.len();
     let kb = Arc::new(kb);
-    let (retriever, source, path) = Retriever::cached(
+    let (mut retriever, source, path) = Retriever::cached(
         kb,
         config.retrieval.clone(),
         &settings.data_dir.join("index"),
         &mut |n| progress(n, total),
     )?;
+    match (&settings.embeddings_dir, config.retrieval.embedding_weight > 0.0) {
+        (Some(dir), true) => retriever.attach_embeddings(dir)?,
+        (None, true) => tracing::warn!(
+            "the model version asks for hybrid retrieval (retrieval.embedding_weight > 0) but HELPBOT_EMBEDDINGS_DIR is not set: BM25 only"
+        ),
+        (Some(dir), false) => tracing::info!(
+            dir = %dir.display(),
+            "HELPBOT_EMBEDDINGS_DIR is set but the model version's retrieval.embedding_weight is 0: not used"
+        ),
+        (None, false) => {}
+    }
     Ok((retriever, source, path, started.elapsed().as_secs_f64() * 1000.0))
 }
 
