@@ -214,10 +214,16 @@ async fn post_chat(State(state): State<Shared>, headers: HeaderMap, body: axum::
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/event-stream"))
     });
+    // Behind an authenticating proxy the user comes from its header.
+    let user_id = req.user_id.or_else(|| {
+        ["x-forwarded-user", "remote-user", "x-auth-request-user"]
+            .iter()
+            .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()).map(str::to_owned))
+    });
     let chat = ChatRequest {
         message: req.message,
         session_id: req.session_id,
-        user_id: req.user_id,
+        user_id,
     };
     if !wants_stream {
         let resp = state.engine.chat(chat, None).await;
