@@ -212,7 +212,9 @@ async fn index(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn eval(settings: Settings, args: EvalArgs) -> anyhow::Result<()> {
+async fn eval(mut settings: Settings, args: EvalArgs) -> anyhow::Result<()> {
+    // Evaluation questions are not production traffic: no traces.
+    settings.telemetry = false;
     let dataset = helpbot::eval::load_dataset(&args.dataset)?;
     let (chosen, _) = helpbot::app::choose_with(&settings, args.model_version.as_deref()).await?;
     let (engine, _) = helpbot::app::build_engine(&settings, chosen, &mut |_, _| {}).await?;
@@ -270,6 +272,7 @@ async fn eval(settings: Settings, args: EvalArgs) -> anyhow::Result<()> {
 }
 
 async fn register(mut settings: Settings, args: RegisterArgs) -> anyhow::Result<()> {
+    settings.telemetry = false;
     if let Some(c) = &args.config {
         settings.model_config = Some(c.clone());
     }
