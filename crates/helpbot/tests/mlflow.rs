@@ -70,7 +70,7 @@ async fn start_mlflow() -> Option<MlflowServer> {
             break;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(120),
+            started.elapsed() < Duration::from_secs(300),
             "mlflow server did not become ready: {}",
             std::fs::read_to_string(server._dir.path().join("mlflow.log")).unwrap_or_default()
         );
