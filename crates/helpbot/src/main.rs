@@ -175,7 +175,17 @@ async fn serve(settings: Settings, bind: Option<SocketAddr>) -> anyhow::Result<(
     let app = helpbot::server::router(state.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+            // Ctrl-C or SIGTERM (docker stop, systemd): finish requests, flush traces.
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async {
+                    match term.as_mut() {
+                        Some(t) => { t.recv().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {}
+            }
         })
         .await?;
     let s = state.clone();
