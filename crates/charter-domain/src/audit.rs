@@ -332,8 +332,21 @@ impl ChainVerifier {
         self.push_ref(event.as_ref())
     }
 
-    /// [`ChainVerifier::push`] for a borrowed event.
-    pub fn push_ref(&mut self, event: AuditEventRef<'_>) -> Result<(), ChainBreak> {
+    /// A verifier that continues after event `last_seq`, whose hash was `last_hash`:
+    /// for checking a chain in segments, each joined to the one before with
+    /// [`ChainVerifier::check_link`].
+    pub fn resume(last_seq: i64, last_hash: &str) -> Self {
+        Self {
+            last_seq,
+            last_hash: last_hash.to_owned(),
+            checked: 0,
+        }
+    }
+
+    /// Whether `event` may come next: the right sequence number and a `prev_hash`
+    /// that names the last event (the genesis hash for the first). Its own hash is
+    /// not checked.
+    pub fn check_link(&self, event: AuditEventRef<'_>) -> Result<(), ChainBreak> {
         let expected_seq = self.last_seq + 1;
         if self.last_seq == 0 && event.seq == 1 && event.prev_hash != GENESIS_HASH {
             return Err(ChainBreak::BadStart {
@@ -361,6 +374,12 @@ impl ChainVerifier {
                 prev_seq: self.last_seq,
             });
         }
+        Ok(())
+    }
+
+    /// [`ChainVerifier::push`] for a borrowed event.
+    pub fn push_ref(&mut self, event: AuditEventRef<'_>) -> Result<(), ChainBreak> {
+        self.check_link(event)?;
         if event.compute_hash().to_hex().as_str() != event.hash {
             return Err(ChainBreak::HashMismatch {
                 seq: event.seq,

@@ -155,7 +155,7 @@ pub(crate) async fn append(
     Ok(out)
 }
 
-const EVENT_COLUMNS: &str = "seq, id, occurred_at, actor_kind, actor_id, actor_name, actor_token, action, \
+pub(crate) const EVENT_COLUMNS: &str = "seq, id, occurred_at, actor_kind, actor_id, actor_name, actor_token, action, \
                              target_type, target_id, payload, request_id, client_addr, prev_hash, hash";
 
 fn event_from_row(row: &AnyRow) -> Result<AuditEvent, sqlx::Error> {
@@ -459,57 +459,83 @@ impl Store {
         // Read the head row before the events: every event it counts is visible to
         // the scan that follows, so a head ahead of the scan means events were cut off.
         let head_row = self.audit_head().await?;
-        // The scan reads through the backend's own driver rather than `Any` (which
-        // copies every value twice), and hands batches of rows to a blocking thread
-        // that borrows each field straight from the row and streams it into BLAKE3:
-        // the driver steps rows on one core while the other hashes.
+        let end = match self.backend {
+            crate::Backend::Sqlite => {
+                let options: sqlx::sqlite::SqliteConnectOptions = self.url.parse()?;
+                let path = options.get_filename().to_owned();
+                if path.as_os_str() == ":memory:" {
+                    // A new connection would see another, empty database.
+                    self.scan_with_sqlx(&checkpoints, &mut progress).await?
+                } else {
+                    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                    let (cps, seen) = (checkpoints.clone(), counter.clone());
+                    let mut scan =
+                        tokio::task::spawn_blocking(move || crate::audit_scan::verify_sqlite(&path, &cps, &seen));
+                    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+                    loop {
+                        tokio::select! {
+                            done = &mut scan => break done.map_err(|e| {
+                                StoreError::Io(std::io::Error::other(format!("the verification thread failed: {e}")))
+                            })??,
+                            _ = tick.tick() => progress(counter.load(std::sync::atomic::Ordering::Relaxed)),
+                        }
+                    }
+                }
+            }
+            crate::Backend::Postgres => self.scan_with_sqlx(&checkpoints, &mut progress).await?,
+        };
+        progress(end.checked);
+        if head_row.seq > end.last_seq {
+            return Err(ChainBreak::HeadAhead {
+                head: head_row.seq,
+                last: end.last_seq,
+            }
+            .into());
+        }
+        Ok(VerifyReport {
+            events: end.checked,
+            head: Head {
+                seq: end.last_seq,
+                hash: end.last_hash,
+            },
+            checkpoints: checkpoints.len() as u64,
+            last_checkpoint_seq: checkpoints.last().map_or(0, |c| c.seq),
+        })
+    }
+
+    /// The chain read through sqlx's native driver for the backend (PostgreSQL, or
+    /// an in-memory SQLite database): the driver steps rows while a blocking thread
+    /// borrows each field from the row and streams it into BLAKE3.
+    async fn scan_with_sqlx(
+        &self,
+        checkpoints: &[Checkpoint],
+        progress: &mut impl FnMut(u64),
+    ) -> Result<crate::audit_scan::ScanEnd, StoreError> {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq ASC");
         let checker;
         match self.backend {
             crate::Backend::Sqlite => {
                 let options: sqlx::sqlite::SqliteConnectOptions = self.url.parse()?;
-                let mut conn = options.read_only(true).connect().await?;
+                let mut conn = options.row_buffer_size(VERIFY_BATCH).connect().await?;
                 let (tx, rx) = tokio::sync::mpsc::channel(4);
-                checker = spawn_checker(rx, checkpoints.clone(), sqlite_event);
-                pump(
-                    sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut conn),
-                    tx,
-                    &mut progress,
-                )
-                .await?;
+                checker = spawn_checker(rx, checkpoints.to_vec(), sqlite_event);
+                pump(sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut conn), tx, progress).await?;
             }
             crate::Backend::Postgres => {
                 let options: sqlx::postgres::PgConnectOptions = self.url.parse()?;
                 let mut conn = options.connect().await?;
                 let (tx, rx) = tokio::sync::mpsc::channel(4);
-                checker = spawn_checker(rx, checkpoints.clone(), postgres_event);
-                pump(
-                    sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut conn),
-                    tx,
-                    &mut progress,
-                )
-                .await?;
+                checker = spawn_checker(rx, checkpoints.to_vec(), postgres_event);
+                pump(sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut conn), tx, progress).await?;
             }
         }
         let verifier = checker
             .await
             .map_err(|e| StoreError::Io(std::io::Error::other(format!("the verification thread failed: {e}"))))??;
-        progress(verifier.checked());
-        if head_row.seq > verifier.last_seq() {
-            return Err(ChainBreak::HeadAhead {
-                head: head_row.seq,
-                last: verifier.last_seq(),
-            }
-            .into());
-        }
-        Ok(VerifyReport {
-            events: verifier.checked(),
-            head: Head {
-                seq: verifier.last_seq(),
-                hash: verifier.last_hash().to_owned(),
-            },
-            checkpoints: checkpoints.len() as u64,
-            last_checkpoint_seq: checkpoints.last().map_or(0, |c| c.seq),
+        Ok(crate::audit_scan::ScanEnd {
+            last_seq: verifier.last_seq(),
+            last_hash: verifier.last_hash().to_owned(),
+            checked: verifier.checked(),
         })
     }
 

@@ -11,6 +11,7 @@
 pub mod approval;
 pub mod assignee;
 pub mod audit;
+mod audit_scan;
 pub mod backup;
 pub mod blob;
 pub mod bundle;
