@@ -34,6 +34,15 @@ if [ -z "${CHARTER_BIN:-}" ]; then
 fi
 CHARTER_BIN="$(cd "$(dirname "$CHARTER_BIN")" && pwd)/$(basename "$CHARTER_BIN")"
 
+# HelpBot (crates/helpbot) is served beside Charter for specs/helpbot.test.js.
+if [ -z "${HELPBOT_BIN:-}" ]; then
+  (cd "$root" && cargo build -p helpbot)
+  target_dir="${CARGO_TARGET_DIR:-target}"
+  case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+  HELPBOT_BIN="$target_dir/debug/helpbot"
+fi
+HELPBOT_BIN="$(cd "$(dirname "$HELPBOT_BIN")" && pwd)/$(basename "$HELPBOT_BIN")"
+
 if [ ! -d "$here/node_modules/playwright-core" ]; then
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
@@ -42,11 +51,16 @@ port="$(node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1
 work="$(mktemp -d "${TMPDIR:-/tmp}/charter-browser.XXXXXX")"
 admin_password="browser-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 server_pid=""
+helpbot_pid=""
 
 stop() {
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
+  fi
+  if [ -n "$helpbot_pid" ] && kill -0 "$helpbot_pid" 2>/dev/null; then
+    kill "$helpbot_pid" 2>/dev/null || true
+    wait "$helpbot_pid" 2>/dev/null || true
   fi
   rm -rf "$work"
 }
@@ -76,11 +90,32 @@ for _ in $(seq 1 150); do
 done
 curl -fsS "$url/ready" >/dev/null || { echo "run.sh: charter did not become ready" >&2; cat "$work/server.log" >&2; exit 1; }
 
+# HelpBot: the shipped KB, its local configuration, no telemetry, feedback journalled
+# locally (Charter's annotation API is not asked).
+helpbot_port="$(node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
+(cd "$root" && exec env -u CHARTER_URL -u CHARTER_TOKEN \
+  HELPBOT_KB_DIR="$root/crates/helpbot/kb" HELPBOT_DATA_DIR="$work/helpbot" \
+  HELPBOT_MODEL_ALIAS= HELPBOT_TELEMETRY=off HELPBOT_LOG_LEVEL=warn \
+  "$HELPBOT_BIN" serve --bind "127.0.0.1:$helpbot_port" >"$work/helpbot.log" 2>&1) &
+helpbot_pid=$!
+helpbot_url="http://127.0.0.1:$helpbot_port"
+for _ in $(seq 1 150); do
+  if curl -fsS "$helpbot_url/health" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$helpbot_pid" 2>/dev/null; then
+    echo "run.sh: helpbot exited before it was ready:" >&2
+    cat "$work/helpbot.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+curl -fsS "$helpbot_url/health" >/dev/null || { echo "run.sh: helpbot did not become ready" >&2; cat "$work/helpbot.log" >&2; exit 1; }
+
 mkdir -p "$root/target/screenshots"
 status=0
 (
   cd "$here"
   CHARTER_URL="$url" \
+    HELPBOT_URL="$helpbot_url" \
     ADMIN_PASSWORD="$admin_password" \
     SCREENSHOT_DIR="$root/target/screenshots" \
     node --test --test-concurrency=1 "$@" specs/*.test.js
