@@ -12,7 +12,8 @@ on_every_backend!(
     tracking_round_trip_speaks_mlflow,
     errors_have_mlflow_codes_and_statuses,
     registry_changes_are_audited_and_metric_points_are_not,
-    projects_decide_who_sees_an_experiment
+    projects_decide_who_sees_an_experiment,
+    attached_versions_are_checked_and_gate_promotion(roomy)
 );
 
 async fn ml(app: &TestApp, method: Method, path: &str, auth: Auth<'_>, body: Option<&Value>) -> Reply {
@@ -352,4 +353,186 @@ async fn projects_decide_who_sees_an_experiment(app: &TestApp) {
     mlflow_error(&refused, 403, "PERMISSION_DENIED");
     let joined = app.last_event("project.member_added").await;
     assert_eq!(joined.target_type, "project");
+}
+
+/// A policy whose first stage checks model metrics and whose gate guards promotion.
+const MODEL_POLICY: &str = r#"stages:
+  - name: Validation
+    evidenceSet:
+      - id: Local.validation
+        name: Validation
+        definition:
+          - artifactType: metadata
+            id: quality
+            details:
+              type: modelmetric
+              metrics:
+                - {name: auc, threshold: {operator: ">=", value: 0.8}}
+                - {name: latency_ms, aliases: [p95_latency], threshold: {operator: "<=", value: 200}}
+                - {name: loss}
+                - {name: fairness, threshold: {operator: ">=", value: 0.9}}
+    approvals:
+      - name: Validation sign off
+        approvers: [risk-office]
+gates:
+  - name: Production
+    rules: [{action: CreateEndpoint}]
+    approvals: [Validation sign off]
+"#;
+
+fn roomy(config: &mut charter_server::Config) {
+    crate::governance::roomy(config);
+}
+
+async fn attached_versions_are_checked_and_gate_promotion(app: &TestApp) {
+    use crate::governance::{approver_group, bundle, grant, project, published_policy};
+    approver_group(app).await;
+    let rita = app.user("rita", Role::Practitioner).await;
+    app.post("/groups/risk-office/members", &app.admin, &json!({ "user": "rita" }))
+        .await
+        .expect(204);
+    published_policy(app, "Model quality", MODEL_POLICY).await;
+    let olga = app.user("olga", Role::Practitioner).await;
+    project(app, &olga, "credit").await;
+    let nb = bundle(app, &olga, "credit", "Credit model", &["Model quality"]).await;
+    let bundle_id = nb["id"].as_str().unwrap().to_owned();
+
+    // Olga tracks a run and registers it, in the project.
+    let as_olga = Auth::from(&olga);
+    let tag = json!([{ "key": "charter.project", "value": "credit" }]);
+    let exp = ml(
+        app,
+        Method::POST,
+        "experiments/create",
+        as_olga,
+        Some(&json!({"name": "credit", "tags": tag})),
+    )
+    .await;
+    let exp = exp.expect(200)["experiment_id"].as_str().unwrap().to_owned();
+    let run = ml(
+        app,
+        Method::POST,
+        "runs/create",
+        as_olga,
+        Some(&json!({"experiment_id": exp})),
+    )
+    .await;
+    let run_id = run.expect(200)["run"]["info"]["run_id"].as_str().unwrap().to_owned();
+    let metrics = json!([
+        {"key": "auc", "value": 0.75, "timestamp": 1, "step": 0},
+        {"key": "p95_latency", "value": 150, "timestamp": 1, "step": 0},
+        {"key": "loss", "value": 0.3, "timestamp": 1, "step": 0},
+    ]);
+    ml(
+        app,
+        Method::POST,
+        "runs/log-batch",
+        as_olga,
+        Some(&json!({"run_id": run_id, "metrics": metrics})),
+    )
+    .await
+    .expect(200);
+    ml(
+        app,
+        Method::POST,
+        "registered-models/create",
+        as_olga,
+        Some(&json!({"name": "scorer", "tags": tag})),
+    )
+    .await
+    .expect(200);
+    ml(
+        app,
+        Method::POST,
+        "model-versions/create",
+        as_olga,
+        Some(&json!({"name": "scorer", "source": format!("runs:/{run_id}/model"), "run_id": run_id})),
+    )
+    .await
+    .expect(200);
+
+    // A version that does not exist cannot be attached.
+    let missing = app
+        .post(
+            &format!("/bundles/{bundle_id}/attachments"),
+            &olga,
+            &json!({"kind": "model_version", "name": "x", "reference": {"model": "scorer", "version": 9}}),
+        )
+        .await;
+    missing.expect_error(404, "not_found");
+    // Attaching version 1 links it and checks its metrics against the stage's thresholds.
+    let att = app
+        .post(
+            &format!("/bundles/{bundle_id}/attachments"),
+            &olga,
+            &json!({"kind": "model_version", "name": "scorer v1", "reference": {"model": "scorer", "version": 1}}),
+        )
+        .await;
+    let att = att.expect(201).clone();
+    assert_eq!(att["reference"]["run_id"], run_id.as_str());
+    let checks = app.get(&format!("/bundles/{bundle_id}/metric-checks"), &olga).await;
+    let checks = checks.expect(200).as_array().unwrap().clone();
+    let outcome = |metric: &str| {
+        checks
+            .iter()
+            .find(|c| c["metric"] == metric)
+            .unwrap_or_else(|| panic!("no check of {metric}: {checks:?}"))
+            .clone()
+    };
+    assert_eq!(outcome("auc")["outcome"], "fail");
+    assert_eq!(outcome("auc")["value"], 0.75);
+    assert_eq!(outcome("latency_ms")["outcome"], "pass");
+    assert_eq!(outcome("latency_ms")["matched_key"], "p95_latency");
+    assert_eq!(outcome("loss")["outcome"], "info");
+    assert_eq!(outcome("fairness")["outcome"], "missing");
+    // The failure is a finding, and the stage's approvers are told.
+    let finding_id = outcome("auc")["finding_id"].as_str().unwrap().to_owned();
+    let finding = app.get(&format!("/findings/{finding_id}"), &olga).await;
+    assert!(finding.expect(200)["name"].as_str().unwrap().contains("auc"));
+    let tasks = app.get("/tasks", &rita).await;
+    let tasks = tasks.expect(200).clone();
+    assert!(tasks.to_string().contains(&finding_id), "rita's tasks: {tasks}");
+    assert!(app.last_event("metric_check.evaluated").await.payload.contains("fail"));
+
+    // The promotion gate: a gated alias waits for the approval the gate names.
+    let refused = ml(
+        app,
+        Method::POST,
+        "registered-models/alias",
+        as_olga,
+        Some(&json!({"name": "scorer", "alias": "champion", "version": "1"})),
+    )
+    .await;
+    mlflow_error(&refused, 403, "PERMISSION_DENIED");
+    assert!(
+        refused.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("Validation sign off"),
+        "{}",
+        refused.text
+    );
+    assert!(app.last_event("gate.denied").await.payload.contains("scorer/1"));
+    // Other aliases are not promotions.
+    ml(
+        app,
+        Method::POST,
+        "registered-models/alias",
+        as_olga,
+        Some(&json!({"name": "scorer", "alias": "candidate", "version": "1"})),
+    )
+    .await
+    .expect(200);
+    grant(app, &bundle_id, "Validation sign off").await;
+    ml(
+        app,
+        Method::POST,
+        "registered-models/alias",
+        as_olga,
+        Some(&json!({"name": "scorer", "alias": "champion", "version": "1"})),
+    )
+    .await
+    .expect(200);
+    assert!(app.last_event("gate.allowed").await.payload.contains("champion"));
+    app.verify_audit().await;
 }
