@@ -113,6 +113,106 @@ impl AuditEvent {
         self.prev_hash = prev_hash.to_owned();
         self.hash = self.compute_hash();
     }
+
+    /// The same event, borrowed.
+    pub fn as_ref(&self) -> AuditEventRef<'_> {
+        AuditEventRef {
+            seq: self.seq,
+            id: &self.id,
+            occurred_at: self.occurred_at,
+            actor_kind: &self.actor_kind,
+            actor_id: &self.actor_id,
+            actor_name: &self.actor_name,
+            actor_token: &self.actor_token,
+            action: &self.action,
+            target_type: &self.target_type,
+            target_id: &self.target_id,
+            payload: &self.payload,
+            request_id: &self.request_id,
+            client_addr: &self.client_addr,
+            prev_hash: &self.prev_hash,
+            hash: &self.hash,
+        }
+    }
+}
+
+/// An audit event borrowed from where it was read (a database row), so that a
+/// whole log can be verified without copying each field into a `String`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditEventRef<'a> {
+    pub seq: i64,
+    pub id: &'a str,
+    pub occurred_at: Millis,
+    pub actor_kind: &'a str,
+    pub actor_id: &'a str,
+    pub actor_name: &'a str,
+    pub actor_token: &'a str,
+    pub action: &'a str,
+    pub target_type: &'a str,
+    pub target_id: &'a str,
+    pub payload: &'a str,
+    pub request_id: &'a str,
+    pub client_addr: &'a str,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+}
+
+impl AuditEventRef<'_> {
+    /// The hash this event should carry, computed as [`AuditEvent::compute_hash`]
+    /// does but streamed into the hasher field by field, without allocating.
+    pub fn compute_hash(&self) -> blake3::Hash {
+        let mut hasher = blake3::Hasher::new();
+        let mut prev = [0u8; 32];
+        match hex::decode_to_slice(self.prev_hash, &mut prev) {
+            Ok(()) => hasher.update(&prev),
+            Err(_) => hasher.update(self.prev_hash.as_bytes()),
+        };
+        let mut seq = itoa_buf();
+        let mut at = itoa_buf();
+        for field in [
+            decimal(self.seq, &mut seq),
+            self.id,
+            decimal(self.occurred_at, &mut at),
+            self.actor_kind,
+            self.actor_id,
+            self.actor_name,
+            self.actor_token,
+            self.action,
+            self.target_type,
+            self.target_id,
+            self.payload,
+            self.request_id,
+            self.client_addr,
+        ] {
+            hasher.update(&(field.len() as u64).to_le_bytes());
+            hasher.update(field.as_bytes());
+        }
+        hasher.finalize()
+    }
+}
+
+const fn itoa_buf() -> [u8; 20] {
+    [0u8; 20]
+}
+
+/// `n` in decimal, written into `buf` (an i64 needs at most 20 bytes with its sign).
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    // Only ASCII digits and '-' were written.
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
 /// Length-prefixed concatenation of fields.
@@ -229,11 +329,16 @@ impl ChainVerifier {
 
     /// Check the next event. Events must be fed in ascending `seq` order.
     pub fn push(&mut self, event: &AuditEvent) -> Result<(), ChainBreak> {
+        self.push_ref(event.as_ref())
+    }
+
+    /// [`ChainVerifier::push`] for a borrowed event.
+    pub fn push_ref(&mut self, event: AuditEventRef<'_>) -> Result<(), ChainBreak> {
         let expected_seq = self.last_seq + 1;
         if self.last_seq == 0 && event.seq == 1 && event.prev_hash != GENESIS_HASH {
             return Err(ChainBreak::BadStart {
                 seq: event.seq,
-                id: event.id.clone(),
+                id: event.id.to_owned(),
             });
         }
         if event.seq != expected_seq {
@@ -244,7 +349,7 @@ impl ChainVerifier {
             };
             return Err(ChainBreak::Gap {
                 seq: event.seq,
-                id: event.id.clone(),
+                id: event.id.to_owned(),
                 prev_seq: self.last_seq,
                 missing,
             });
@@ -252,18 +357,19 @@ impl ChainVerifier {
         if event.prev_hash != self.last_hash {
             return Err(ChainBreak::BrokenLink {
                 seq: event.seq,
-                id: event.id.clone(),
+                id: event.id.to_owned(),
                 prev_seq: self.last_seq,
             });
         }
-        if event.compute_hash() != event.hash {
+        if event.compute_hash().to_hex().as_str() != event.hash {
             return Err(ChainBreak::HashMismatch {
                 seq: event.seq,
-                id: event.id.clone(),
+                id: event.id.to_owned(),
             });
         }
         self.last_seq = event.seq;
-        self.last_hash.clone_from(&event.hash);
+        self.last_hash.clear();
+        self.last_hash.push_str(event.hash);
         self.checked += 1;
         Ok(())
     }
@@ -467,6 +573,21 @@ mod tests {
         c[2] = AuditEvent { seq: 3, ..b };
         c[3] = AuditEvent { seq: 4, ..a };
         assert!(matches!(verify(&c).unwrap_err(), ChainBreak::BrokenLink { seq: 3, .. }));
+    }
+
+    #[test]
+    fn the_streamed_hash_equals_the_stored_one() {
+        for e in chain(20) {
+            assert_eq!(e.as_ref().compute_hash().to_hex().as_str(), e.hash);
+        }
+        // Odd values take the same path as in `compute_hash`: negative numbers,
+        // extremes, and a prev_hash that is not 32 bytes of hex.
+        for (seq, at, prev) in [(-5, i64::MIN, "zz"), (i64::MAX - 1_000, 0, ""), (7, -1, GENESIS_HASH)] {
+            let mut e = event(seq, "{}");
+            e.occurred_at = at;
+            e.seal(prev);
+            assert_eq!(e.as_ref().compute_hash().to_hex().as_str(), e.hash, "seq {seq}");
+        }
     }
 
     #[test]

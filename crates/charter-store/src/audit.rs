@@ -1,12 +1,12 @@
 //! The audit log: append (inside a write transaction), query, verify, checkpoint.
 
 use charter_domain::audit::VerifyingKey;
-use charter_domain::audit::{AuditEvent, AuditKey, ChainBreak, ChainVerifier, Checkpoint};
+use charter_domain::audit::{AuditEvent, AuditEventRef, AuditKey, ChainBreak, ChainVerifier, Checkpoint};
 use charter_domain::id::AuditEventId;
 use charter_domain::time::{Millis, now_ms};
 use futures::TryStreamExt;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, ConnectOptions, Row};
 
 use crate::{Store, StoreError};
 
@@ -177,6 +177,106 @@ fn event_from_row(row: &AnyRow) -> Result<AuditEvent, sqlx::Error> {
         hash: row.try_get(14)?,
     })
 }
+
+const VERIFY_BATCH: usize = 4096;
+
+/// Feed rows to the checker in batches; stop early when the checker has stopped
+/// (it found a break, and its result says which).
+async fn pump<R>(
+    mut rows: impl futures::Stream<Item = Result<R, sqlx::Error>> + Unpin,
+    tx: tokio::sync::mpsc::Sender<Vec<R>>,
+    progress: &mut impl FnMut(u64),
+) -> Result<(), StoreError> {
+    let mut batch = Vec::with_capacity(VERIFY_BATCH);
+    let mut read = 0u64;
+    while let Some(row) = rows.try_next().await? {
+        batch.push(row);
+        if batch.len() == VERIFY_BATCH {
+            read += VERIFY_BATCH as u64;
+            if tx
+                .send(std::mem::replace(&mut batch, Vec::with_capacity(VERIFY_BATCH)))
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+            if read.is_multiple_of(65_536) {
+                progress(read);
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch).await;
+    }
+    Ok(())
+}
+
+/// Walk the chain on a blocking thread, matching each signed checkpoint on the way.
+fn spawn_checker<R: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<Vec<R>>,
+    checkpoints: Vec<Checkpoint>,
+    decode: for<'r> fn(&'r R) -> Result<AuditEventRef<'r>, sqlx::Error>,
+) -> tokio::task::JoinHandle<Result<ChainVerifier, StoreError>> {
+    tokio::task::spawn_blocking(move || {
+        let mut pending = checkpoints.iter().peekable();
+        let mut verifier = ChainVerifier::new();
+        while let Some(batch) = rx.blocking_recv() {
+            for row in &batch {
+                let event = decode(row)?;
+                verifier.push_ref(event)?;
+                while let Some(cp) = pending.peek() {
+                    if cp.seq > event.seq {
+                        break;
+                    }
+                    if cp.seq == event.seq && cp.head_hash != event.hash {
+                        return Err(ChainBreak::CheckpointMismatch {
+                            seq: cp.seq,
+                            signed: cp.head_hash.clone(),
+                            found: event.hash.to_owned(),
+                        }
+                        .into());
+                    }
+                    pending.next();
+                }
+            }
+        }
+        if let Some(cp) = pending.next() {
+            return Err(ChainBreak::Truncated {
+                seq: cp.seq,
+                last: verifier.last_seq(),
+            }
+            .into());
+        }
+        Ok(verifier)
+    })
+}
+
+macro_rules! borrowed_event {
+    ($name:ident, $row:ty) => {
+        fn $name(row: &$row) -> Result<AuditEventRef<'_>, sqlx::Error> {
+            Ok(AuditEventRef {
+                seq: row.try_get(0)?,
+                id: row.try_get(1)?,
+                occurred_at: row.try_get(2)?,
+                actor_kind: row.try_get(3)?,
+                actor_id: row.try_get(4)?,
+                actor_name: row.try_get(5)?,
+                actor_token: row.try_get(6)?,
+                action: row.try_get(7)?,
+                target_type: row.try_get(8)?,
+                target_id: row.try_get(9)?,
+                payload: row.try_get(10)?,
+                request_id: row.try_get(11)?,
+                client_addr: row.try_get(12)?,
+                prev_hash: row.try_get(13)?,
+                hash: row.try_get(14)?,
+            })
+        }
+    };
+}
+
+borrowed_event!(sqlite_event, sqlx::sqlite::SqliteRow);
+borrowed_event!(postgres_event, sqlx::postgres::PgRow);
 
 /// Which events to list. Every field narrows the result; empty means "any".
 #[derive(Debug, Clone, Default)]
@@ -359,64 +459,38 @@ impl Store {
         // Read the head row before the events: every event it counts is visible to
         // the scan that follows, so a head ahead of the scan means events were cut off.
         let head_row = self.audit_head().await?;
-        // Decoding rows and hashing events each take about half the time: decode here,
-        // hash on a blocking thread, batch by batch, so both cores work.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AuditEvent>>(4);
-        let signed = checkpoints.clone();
-        let checker = tokio::task::spawn_blocking(move || -> Result<ChainVerifier, ChainBreak> {
-            let mut pending = signed.iter().peekable();
-            let mut verifier = ChainVerifier::new();
-            while let Some(batch) = rx.blocking_recv() {
-                for event in &batch {
-                    verifier.push(event)?;
-                    while let Some(cp) = pending.peek() {
-                        if cp.seq > event.seq {
-                            break;
-                        }
-                        if cp.seq == event.seq && cp.head_hash != event.hash {
-                            return Err(ChainBreak::CheckpointMismatch {
-                                seq: cp.seq,
-                                signed: cp.head_hash.clone(),
-                                found: event.hash.clone(),
-                            });
-                        }
-                        pending.next();
-                    }
-                }
-            }
-            if let Some(cp) = pending.next() {
-                return Err(ChainBreak::Truncated {
-                    seq: cp.seq,
-                    last: verifier.last_seq(),
-                });
-            }
-            Ok(verifier)
-        });
+        // The scan reads through the backend's own driver rather than `Any` (which
+        // copies every value twice), and hands batches of rows to a blocking thread
+        // that borrows each field straight from the row and streams it into BLAKE3:
+        // the driver steps rows on one core while the other hashes.
         let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq ASC");
-        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&self.pool);
-        let mut batch = Vec::with_capacity(4096);
-        let mut read = 0u64;
-        while let Some(row) = rows.try_next().await? {
-            batch.push(event_from_row(&row)?);
-            if batch.len() == 4096 {
-                read += 4096;
-                if tx
-                    .send(std::mem::replace(&mut batch, Vec::with_capacity(4096)))
-                    .await
-                    .is_err()
-                {
-                    break; // the checker stopped at a break; its result says which
-                }
-                if read.is_multiple_of(65_536) {
-                    progress(read);
-                }
+        let checker;
+        match self.backend {
+            crate::Backend::Sqlite => {
+                let options: sqlx::sqlite::SqliteConnectOptions = self.url.parse()?;
+                let mut conn = options.read_only(true).connect().await?;
+                let (tx, rx) = tokio::sync::mpsc::channel(4);
+                checker = spawn_checker(rx, checkpoints.clone(), sqlite_event);
+                pump(
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut conn),
+                    tx,
+                    &mut progress,
+                )
+                .await?;
+            }
+            crate::Backend::Postgres => {
+                let options: sqlx::postgres::PgConnectOptions = self.url.parse()?;
+                let mut conn = options.connect().await?;
+                let (tx, rx) = tokio::sync::mpsc::channel(4);
+                checker = spawn_checker(rx, checkpoints.clone(), postgres_event);
+                pump(
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut conn),
+                    tx,
+                    &mut progress,
+                )
+                .await?;
             }
         }
-        drop(rows);
-        if !batch.is_empty() {
-            let _ = tx.send(batch).await;
-        }
-        drop(tx);
         let verifier = checker
             .await
             .map_err(|e| StoreError::Io(std::io::Error::other(format!("the verification thread failed: {e}"))))??;

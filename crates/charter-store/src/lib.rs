@@ -115,6 +115,9 @@ impl StoreOptions {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The database URL, for the few reads that use the backend's own driver
+    /// (audit verification).
+    url: String,
     /// SQLite allows one writer at a time; queueing writers here (instead of in
     /// SQLite's sleep-and-retry busy handler) keeps writes fair and fast. Other
     /// processes on the same file are still covered by the busy timeout.
@@ -171,6 +174,7 @@ impl Store {
         Ok(Self {
             pool,
             backend,
+            url: options.url.clone(),
             write_lock,
         })
     }

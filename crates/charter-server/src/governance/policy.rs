@@ -212,7 +212,7 @@ pub async fn save_onto(
         if v.status != VersionStatus::Draft {
             let next = versions.last().map_or(1, |l| l.version + 1);
             return Err(ApiError::conflict(format!(
-                "version {n} of policy `{}` is {}, and published versions are immutable;                  save without `version` to start version {next} as a new draft",
+                "version {n} of policy `{}` is {}, and published versions are immutable; save without `version` to start version {next} as a new draft",
                 policy.name,
                 v.status.as_str()
             )));

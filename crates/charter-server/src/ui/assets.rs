@@ -30,6 +30,38 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/htmx.min.js"),
     },
+    // The policy editor (ui-gov): vendored CodeMirror 5 (static/VENDORED.md) and the
+    // script that wires it to the live check.
+    Asset {
+        name: "codemirror.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/codemirror.js"),
+    },
+    Asset {
+        name: "codemirror.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../../static/codemirror.css"),
+    },
+    Asset {
+        name: "codemirror-yaml.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/codemirror-yaml.js"),
+    },
+    Asset {
+        name: "codemirror-lint.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/codemirror-lint.js"),
+    },
+    Asset {
+        name: "codemirror-lint.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../../static/codemirror-lint.css"),
+    },
+    Asset {
+        name: "policy-editor.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/policy-editor.js"),
+    },
     Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",

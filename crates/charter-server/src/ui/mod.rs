@@ -15,8 +15,10 @@ mod account;
 mod admin;
 mod assets;
 mod audit;
+pub mod chart;
 mod diff;
 mod home;
+mod policy;
 mod session;
 
 use axum::Router;
@@ -54,6 +56,19 @@ pub fn routes() -> Router<AppState> {
         .route("/audit", get(audit::page_audit))
         .route("/audit/verify", post(audit::form_verify))
         .route("/audit/{id}", get(audit::page_audit_event))
+        // Governance pages (ui-gov): policies, dashboard, tasks.
+        .route("/policies", get(policy::page_policies).post(policy::form_create_policy))
+        .route("/policies/new", get(policy::page_new_policy))
+        .route("/policies/check", post(policy::form_check))
+        .route("/policies/{id}", get(policy::page_policy))
+        .route(
+            "/policies/{id}/edit",
+            get(policy::page_edit).post(policy::form_save_draft),
+        )
+        .route("/policies/{id}/diff", get(policy::page_diff))
+        .route("/policies/{id}/versions/{v}", get(policy::page_version))
+        .route("/policies/{id}/versions/{v}/publish", post(policy::form_publish))
+        .route("/policies/{id}/versions/{v}/retire", post(policy::form_retire))
         .route("/static/{file}", get(assets::get_asset))
         .fallback(home::page_not_found)
         .layer(axum::middleware::from_fn(page_responses))

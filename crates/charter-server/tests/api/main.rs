@@ -70,4 +70,5 @@ mod replicas;
 mod review;
 mod shutdown;
 mod tokens;
+mod ui;
 mod users;
