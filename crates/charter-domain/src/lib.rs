@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod id;
+pub mod mlflow;
 pub mod policy;
 pub mod role;
 pub mod sheet;

@@ -53,6 +53,28 @@ pub struct Config {
     pub auth: AuthConfig,
     pub audit: AuditConfig,
     pub log: LogConfig,
+    pub mlflow: MlflowConfig,
+}
+
+/// The MLflow-compatible API (`docs/mlflow.md`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MlflowConfig {
+    pub default_project: String,
+    pub gated_aliases: Vec<String>,
+    pub group_commit_max_requests: usize,
+    pub group_commit_linger_us: u64,
+}
+
+impl Default for MlflowConfig {
+    fn default() -> Self {
+        Self {
+            default_project: "default".into(),
+            gated_aliases: vec!["production".into(), "champion".into()],
+            group_commit_max_requests: 256,
+            group_commit_linger_us: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -143,6 +165,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             audit: AuditConfig::default(),
             log: LogConfig::default(),
+            mlflow: MlflowConfig::default(),
         }
     }
 }
@@ -293,6 +316,9 @@ impl Config {
         }
         if self.server.body_limit_bytes < 1024 {
             return Err(ConfigError("server.body_limit_bytes: must be at least 1024".into()));
+        }
+        if self.mlflow.default_project.trim().is_empty() {
+            return Err(ConfigError("mlflow.default_project: name a project".into()));
         }
         if self.auth.session_ttl_hours == 0 {
             return Err(ConfigError("auth.session_ttl_hours: must be at least 1".into()));
@@ -463,6 +489,21 @@ checkpoint_interval_secs = 300
 level = "info"
 # "text" for people, "json" for log collectors.
 format = "text"
+
+[mlflow]
+# The project that experiments and registered models created through the MLflow API
+# land in when they name none (tag `charter.project` names another). Created on first
+# use; MLflow users join it automatically.
+default_project = "default"
+# Registry aliases whose setting is a promotion, refused while the promotion gate of
+# the version's bundles (or project) misses approvals.
+gated_aliases = ["production", "champion"]
+# Group commit of metric points, params and tags: at most this many requests share
+# one transaction...
+group_commit_max_requests = 256
+# ...and the writer waits this long (microseconds) for more before committing
+# (0: it takes what is already waiting; concurrency alone forms the groups).
+group_commit_linger_us = 0
 "#;
 
 #[cfg(test)]

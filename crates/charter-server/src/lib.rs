@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod governance;
+pub mod mlflow;
 pub mod state;
 pub mod ui;
 
@@ -40,6 +41,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(api::system::health))
         .route("/ready", get(api::system::ready))
         .nest("/api/v1", api)
+        .merge(mlflow::routes())
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .merge(ui::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))

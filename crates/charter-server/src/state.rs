@@ -24,6 +24,7 @@ pub struct Inner {
     pub limiter: LoginLimiter,
     pub basic_cache: BasicCache,
     pub policies: PolicyCache,
+    pub mlflow: crate::mlflow::MlflowState,
     pub started_at: Instant,
 }
 
@@ -38,6 +39,7 @@ impl AppState {
             limiter,
             basic_cache: BasicCache::default(),
             policies: PolicyCache::default(),
+            mlflow: crate::mlflow::MlflowState::default(),
             started_at: Instant::now(),
         }))
     }

@@ -204,6 +204,36 @@ impl BlobStore {
         })
     }
 
+    /// One level of a directory-like listing under `prefix` (`""` for the root):
+    /// the names of the sub-directories, and the files with their sizes. Names are
+    /// relative to `prefix`; a prefix with nothing under it lists as empty.
+    pub async fn list_dir(&self, prefix: &str) -> Result<(Vec<String>, Vec<(String, u64)>), StoreError> {
+        let p = if prefix.is_empty() {
+            None
+        } else {
+            Some(Self::key(prefix.trim_end_matches('/'))?)
+        };
+        let listed = match self.inner.list_with_delimiter(p.as_ref()).await {
+            Ok(l) => l,
+            Err(object_store::Error::NotFound { .. }) => return Ok((Vec::new(), Vec::new())),
+            Err(e) => return Err(blob_err(e)),
+        };
+        let base = |loc: &ObjectPath| loc.filename().unwrap_or_default().to_owned();
+        let dirs = listed.common_prefixes.iter().map(base).collect();
+        let files = listed.objects.iter().map(|m| (base(&m.location), m.size)).collect();
+        Ok((dirs, files))
+    }
+
+    /// The size of one blob, or `None` when there is none.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let path = Self::key(key)?;
+        match self.inner.head(&path).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(blob_err(e)),
+        }
+    }
+
     /// Keys and sizes under a prefix (`""` for all).
     pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let p = if prefix.is_empty() {

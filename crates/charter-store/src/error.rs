@@ -10,6 +10,9 @@ pub enum StoreError {
     /// A unique name or key is already taken.
     #[error("{0}")]
     Conflict(String),
+    /// The request breaks a rule of the data (a param changed to a new value).
+    #[error("{0}")]
+    Invalid(String),
     /// The configuration names a database or store that cannot be used.
     #[error("{0}")]
     Config(String),

@@ -19,6 +19,8 @@ pub mod bundle_migration;
 pub mod dashboard;
 pub mod finding;
 pub mod group;
+pub mod metric_check;
+pub mod mlflow;
 pub mod policy;
 pub mod project;
 pub mod session;

@@ -95,6 +95,18 @@ pub enum BundleCommand {
     Complete { bundle: String },
     /// Archive a bundle (freezes its evidence).
     Archive { bundle: String },
+    /// Attach a registered model version (Charter's MLflow registry) to a bundle; its
+    /// metrics are checked against the thresholds of the bundle's policies.
+    AttachModel {
+        /// The registered model's name.
+        name: String,
+        /// The version number.
+        version: i64,
+        #[arg(long)]
+        bundle: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -346,6 +358,62 @@ impl BundleCommand {
             BundleCommand::ApproveWithConditions(d) => return decide(d, "conditional").await,
             BundleCommand::Reject(d) => return decide(d, "reject").await,
             BundleCommand::Revoke(d) => return decide(d, "revoke").await,
+            BundleCommand::AttachModel {
+                name,
+                version,
+                bundle,
+                json: as_json,
+            } => {
+                let att: Value = c
+                    .post(
+                        &format!("/bundles/{}/attachments", seg(&bundle)),
+                        &json!({ "kind": "model_version", "name": format!("{name} v{version}"),
+                                 "reference": { "model": name, "version": version } }),
+                    )
+                    .await?;
+                let checks: Value = c.get(&format!("/bundles/{}/metric-checks", seg(&bundle))).await?;
+                let mine: Vec<&Value> = checks
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["model"] == name.as_str() && c["version"] == version)
+                    .collect();
+                if as_json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&json!({ "attachment": att, "metric_checks": mine }))?
+                    );
+                } else {
+                    let linked = att["reference"]["registry"] == "charter";
+                    println!(
+                        "attached {name} version {version} to bundle {bundle}{}",
+                        if linked {
+                            ""
+                        } else {
+                            " (not in Charter's registry: kept as a reference only)"
+                        }
+                    );
+                    for c in &mine {
+                        let value = c["value"].as_f64().map_or("-".to_owned(), |v| v.to_string());
+                        let rule = match (c["operator"].as_str(), c["threshold"].as_f64()) {
+                            (Some(op), Some(t)) => format!(" (needs {op} {t})"),
+                            _ => String::new(),
+                        };
+                        println!(
+                            "  {:8} {} = {value}{rule}{}",
+                            c["outcome"].as_str().unwrap_or("?"),
+                            c["metric"].as_str().unwrap_or("?"),
+                            c["finding_id"]
+                                .as_str()
+                                .map(|f| format!(" → finding {f}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                    if linked && mine.is_empty() {
+                        println!("  no metrics checks apply at the bundle's current stages");
+                    }
+                }
+            }
             BundleCommand::Complete { bundle } => {
                 let v: Value = c
                     .post(&format!("/bundles/{}/complete", seg(&bundle)), &json!({}))

@@ -490,3 +490,61 @@ pub async fn get_attachment_content(
     }
     Ok(response)
 }
+
+/// One metrics check: a policy threshold evaluated against an attached model version.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MetricCheckView {
+    /// `pol_…`
+    pub policy_id: String,
+    pub stage: String,
+    pub check_id: String,
+    pub metric: String,
+    /// The name the value was found under (the metric or one of its aliases).
+    pub matched_key: Option<String>,
+    /// Registered model name and version.
+    pub model: String,
+    pub version: i64,
+    pub value: Option<f64>,
+    pub operator: Option<String>,
+    pub threshold: Option<f64>,
+    /// `pass`, `fail` (a finding was raised), `missing` (no such metric) or `info` (no threshold).
+    pub outcome: String,
+    pub finding_id: Option<String>,
+    pub checked_at: String,
+}
+
+#[utoipa::path(get, path = "/bundles/{id}/metric-checks", tag = "bundles",
+    params(("id" = String, Path, description = "Bundle id, `bdl_…`")),
+    responses((status = 200, body = Vec<MetricCheckView>, description = "The newest result of each check"),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)),
+    security(("token" = []), ("basic" = []), ("session" = [])))]
+pub async fn list_metric_checks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<MetricCheckView>>> {
+    let b = bundle::find(&state, &id).await?;
+    // The same read rule as the bundle's attachments.
+    attachment::list(&state, &caller.user, &b).await?;
+    let checks = state.store.metric_checks(b.id).await?;
+    Ok(Json(
+        checks
+            .into_iter()
+            .map(|c| MetricCheckView {
+                policy_id: c.policy_id.to_string(),
+                stage: c.stage,
+                check_id: c.check_id,
+                metric: c.metric,
+                matched_key: c.matched_key,
+                model: c.model,
+                version: c.version,
+                value: c.value,
+                operator: c.operator,
+                threshold: c.threshold,
+                outcome: c.outcome,
+                finding_id: c.finding_id.map(|f| f.to_string()),
+                checked_at: charter_domain::time::rfc3339(c.checked_at),
+            })
+            .collect(),
+    ))
+}

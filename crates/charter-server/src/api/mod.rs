@@ -93,6 +93,7 @@ pub fn routes() -> Router<AppState> {
             get(bundle::list_attachments).post(bundle::add_attachment),
         )
         .route("/bundles/{id}/attachments/upload", post(bundle::upload_attachment))
+        .route("/bundles/{id}/metric-checks", get(bundle::list_metric_checks))
         .route(
             "/bundles/{id}/attachments/{att}/content",
             get(bundle::get_attachment_content),
@@ -157,6 +158,7 @@ async fn unknown_route(request: Request) -> ApiError {
         bundle::list_bundles, bundle::create_bundle, bundle::get_bundle, bundle::answer_bundle, bundle::get_answer_history,
         bundle::copy_bundle, bundle::preview_bundle_copy, bundle::migrate_bundle, bundle::assign_stage, bundle::complete_bundle, bundle::archive_bundle, bundle::reopen_bundle,
         bundle::list_attachments, bundle::add_attachment, bundle::upload_attachment, bundle::get_attachment_content,
+        bundle::list_metric_checks,
         gate::check_gate,
         dashboard::get_dashboard,
         review::request_review, review::get_approval, review::decide_approval, review::add_approvers,

@@ -64,6 +64,19 @@ pub async fn check(
     action: &str,
     target: Option<&str>,
 ) -> ApiResult<GateDecision> {
+    let bundles = state.store.bundles(Some(project.id)).await?;
+    check_bundles(state, ctx, project, bundles, action, target).await
+}
+
+/// [`check`] over some bundles only (those a model version is attached to).
+pub async fn check_bundles(
+    state: &AppState,
+    ctx: &AuditContext,
+    project: &Project,
+    bundles: Vec<charter_store::bundle::Bundle>,
+    action: &str,
+    target: Option<&str>,
+) -> ApiResult<GateDecision> {
     if action.trim().is_empty() {
         return Err(ApiError::invalid(
             "action: name the governed action, e.g. start_app or promote_model",
@@ -72,7 +85,7 @@ pub async fn check(
     let action = canonical_action(action.trim());
     let mut gates = Vec::new();
     let mut missing = Vec::new();
-    for bundle in state.store.bundles(Some(project.id)).await? {
+    for bundle in bundles {
         if bundle.state == BundleState::Archived {
             continue;
         }

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod finding;
 pub mod gate;
 pub mod jobs;
+pub mod model_link;
 pub mod policy;
 pub mod project;
 pub mod review;

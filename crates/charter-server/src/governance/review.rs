@@ -262,6 +262,10 @@ pub(crate) async fn restand(
         eval.classification.as_deref(),
     )
     .await?;
+    if stage != on.placement.current_stage {
+        // Entering a stage runs its metrics checks against attached model versions.
+        super::model_link::stage_entered(state, tx, ctx, bundle, on.placement.policy_id, &on.policy, &stage).await?;
+    }
     Ok(stage)
 }
 

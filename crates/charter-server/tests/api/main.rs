@@ -64,6 +64,7 @@ mod groups;
 mod harness;
 mod health;
 mod me;
+mod mlflow;
 mod openapi;
 mod pages;
 mod replicas;

@@ -48,6 +48,7 @@ mod audit_filter;
 mod backup;
 mod concurrency;
 mod harness;
+mod mlflow;
 mod schema;
 mod tamper;
 mod transaction;

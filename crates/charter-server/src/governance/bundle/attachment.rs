@@ -112,7 +112,7 @@ pub async fn add(
     bundle: &Bundle,
     kind: &str,
     name: &str,
-    reference: serde_json::Value,
+    mut reference: serde_json::Value,
 ) -> ApiResult<Attachment> {
     writable(state, by, bundle).await?;
     let kind = kind.trim();
@@ -124,10 +124,18 @@ pub async fn add(
     }
     let name = check_name(name)?;
     check_reference(kind, &reference)?;
+    if kind == "model_version" {
+        // A version of Charter's own registry is checked, linked and its metrics checked.
+        super::super::model_link::resolve_reference(state, by, &mut reference).await?;
+    }
+    let linked = reference["registry"] == "charter";
     let mut tx = state.store.begin().await?;
     let att =
         charter_store::bundle::add_attachment(&mut tx, ctx, bundle.id, kind, &name, reference, None, None, by).await?;
     tx.commit().await?;
+    if linked && let Err(e) = super::super::model_link::check_bundle(state, ctx, by, bundle).await {
+        tracing::warn!(bundle = %bundle.id, error = %e, "the metrics checks of an attached model version failed to run");
+    }
     Ok(att)
 }
 
