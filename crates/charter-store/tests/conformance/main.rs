@@ -50,5 +50,6 @@ mod concurrency;
 mod harness;
 mod schema;
 mod tamper;
+mod telemetry;
 mod transaction;
 mod users;
