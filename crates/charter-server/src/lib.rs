@@ -8,7 +8,9 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod governance;
+pub mod otlp;
 pub mod state;
+pub mod telemetry;
 pub mod ui;
 
 use std::net::SocketAddr;
@@ -41,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .route("/ready", get(api::system::ready))
         .nest("/api/v1", api)
         .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .merge(otlp::routes())
         .merge(ui::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -12,6 +12,7 @@ pub mod monitor;
 pub mod redact;
 pub mod semconv;
 pub mod stats;
+pub mod token;
 
 use std::fmt;
 use std::str::FromStr;

@@ -12,6 +12,7 @@ pub mod review;
 pub mod session;
 pub mod system;
 pub mod task;
+pub mod telemetry;
 pub mod token;
 pub mod user;
 
@@ -127,6 +128,19 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/waivers/{id}/revoke", post(finding::revoke_waiver))
         .route("/tasks", get(task::list_tasks))
+        // LLM telemetry (issue 6)
+        .route(
+            "/projects/{id}/ingest-tokens",
+            get(telemetry::list_ingest_tokens).post(telemetry::create_ingest_token),
+        )
+        .route(
+            "/projects/{id}/ingest-tokens/{token_id}",
+            axum::routing::delete(telemetry::revoke_ingest_token),
+        )
+        .route(
+            "/projects/{id}/telemetry/settings",
+            get(telemetry::get_telemetry_settings).put(telemetry::put_telemetry_settings),
+        )
         .fallback(unknown_route)
 }
 
@@ -164,6 +178,8 @@ async fn unknown_route(request: Request) -> ApiError {
         finding::list_findings, finding::create_finding, finding::get_finding, finding::update_finding,
         finding::create_comment, finding::list_waivers, finding::create_waiver, finding::revoke_waiver,
         task::list_tasks,
+        telemetry::list_ingest_tokens, telemetry::create_ingest_token, telemetry::revoke_ingest_token,
+        telemetry::get_telemetry_settings, telemetry::put_telemetry_settings,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&SecurityAddon),
@@ -181,6 +197,7 @@ async fn unknown_route(request: Request) -> ApiError {
         (name = "approvals", description = "Review requests, decisions, additional approvers, separation of duties"),
         (name = "findings", description = "Findings, their comments, and waivers"),
         (name = "tasks", description = "Your task list"),
+        (name = "telemetry", description = "LLM traces (OTLP/OpenInference): ingest tokens, settings, queries, feedback, monitors"),
     )
 )]
 pub struct ApiDoc;

@@ -68,5 +68,6 @@ mod openapi;
 mod replicas;
 mod review;
 mod shutdown;
+mod telemetry;
 mod tokens;
 mod users;
