@@ -141,6 +141,12 @@ pub fn routes() -> Router<AppState> {
             "/projects/{id}/telemetry/settings",
             get(telemetry::get_telemetry_settings).put(telemetry::put_telemetry_settings),
         )
+        .route("/projects/{id}/telemetry/stats", get(telemetry::get_telemetry_stats))
+        .route("/projects/{id}/traces", get(telemetry::list_traces))
+        .route("/projects/{id}/traces/{trace_id}", get(telemetry::get_trace))
+        .route("/projects/{id}/spans", get(telemetry::list_spans))
+        .route("/projects/{id}/sessions", get(telemetry::list_sessions))
+        .route("/projects/{id}/sessions/{session_id}", get(telemetry::get_session))
         .fallback(unknown_route)
 }
 
@@ -180,6 +186,8 @@ async fn unknown_route(request: Request) -> ApiError {
         task::list_tasks,
         telemetry::list_ingest_tokens, telemetry::create_ingest_token, telemetry::revoke_ingest_token,
         telemetry::get_telemetry_settings, telemetry::put_telemetry_settings,
+        telemetry::get_telemetry_stats, telemetry::list_traces, telemetry::get_trace, telemetry::list_spans,
+        telemetry::list_sessions, telemetry::get_session,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&SecurityAddon),

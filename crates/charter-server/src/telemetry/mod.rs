@@ -4,6 +4,7 @@
 //! API (`api/telemetry.rs`), the OTLP receiver (`otlp/`) and the web pages call
 //! these, so a rule holds whichever door a request comes in by.
 
+pub mod query;
 pub mod settings;
 
 use std::collections::HashMap;

@@ -464,10 +464,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<SessionSummary>, StoreError> {
         let mut sql = Sql::default();
-        let mut cond = vec![
-            format!("project_id = {}", sql.arg(Arg::Text(project.to_string()))),
-            "session_id IS NOT NULL".to_owned(),
-        ];
+        let p = sql.arg(Arg::Text(project.to_string()));
+        let mut cond = vec![format!("project_id = {p}"), "session_id IS NOT NULL".to_owned()];
         if let Some(v) = from_ns {
             cond.push(format!("start_ns >= {}", sql.arg(Arg::Int(v))));
         }
@@ -479,10 +477,15 @@ impl Store {
         }
         let lim = sql.arg(Arg::Int(limit.clamp(1, 1000)));
         let off = sql.arg(Arg::Int(offset.max(0)));
+        // A session's figures cover every span of its traces, also the spans that
+        // do not carry `session.id` themselves (often only the root does).
         sql.text = format!(
-            "SELECT session_id, COUNT(DISTINCT trace_id), COUNT(*), MIN(start_ns), MAX(end_ns), \
-             CAST(COALESCE(SUM(total_tokens), 0) AS BIGINT), CAST(SUM(CASE WHEN status_code = 2 THEN 1 ELSE 0 END) AS BIGINT), MAX(user_id), MAX(start_ns) \
-             FROM telemetry_spans WHERE {} GROUP BY session_id ORDER BY MAX(start_ns) DESC, session_id LIMIT {lim} OFFSET {off}",
+            "WITH st AS (SELECT DISTINCT session_id, trace_id FROM telemetry_spans WHERE {}) \
+             SELECT st.session_id, COUNT(DISTINCT st.trace_id), COUNT(*), MIN(s.start_ns), MAX(s.end_ns), \
+             CAST(COALESCE(SUM(s.total_tokens), 0) AS BIGINT), \
+             CAST(SUM(CASE WHEN s.status_code = 2 THEN 1 ELSE 0 END) AS BIGINT), MAX(s.user_id), MAX(s.start_ns) \
+             FROM st JOIN telemetry_spans s ON s.project_id = {p} AND s.trace_id = st.trace_id \
+             GROUP BY st.session_id ORDER BY MAX(s.start_ns) DESC, st.session_id LIMIT {lim} OFFSET {off}",
             cond.join(" AND ")
         );
         let rows = sql.query().fetch_all(&self.pool).await?;

@@ -5,6 +5,7 @@
 //! OTLP exporter sends — and encoded as binary protobuf or OTLP/JSON.
 
 mod ingest;
+mod query;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value};
