@@ -147,6 +147,10 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{id}/spans", get(telemetry::list_spans))
         .route("/projects/{id}/sessions", get(telemetry::list_sessions))
         .route("/projects/{id}/sessions/{session_id}", get(telemetry::get_session))
+        .route("/projects/{id}/annotations", get(telemetry::list_annotations))
+        .route("/span_annotations", post(telemetry::post_span_annotations))
+        .route("/trace_annotations", post(telemetry::post_trace_annotations))
+        .route("/annotations/{id}", axum::routing::delete(telemetry::delete_annotation))
         .fallback(unknown_route)
 }
 
@@ -188,6 +192,8 @@ async fn unknown_route(request: Request) -> ApiError {
         telemetry::get_telemetry_settings, telemetry::put_telemetry_settings,
         telemetry::get_telemetry_stats, telemetry::list_traces, telemetry::get_trace, telemetry::list_spans,
         telemetry::list_sessions, telemetry::get_session,
+        telemetry::list_annotations, telemetry::post_span_annotations, telemetry::post_trace_annotations,
+        telemetry::delete_annotation,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&SecurityAddon),

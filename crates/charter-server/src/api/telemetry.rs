@@ -21,10 +21,11 @@ use charter_store::telemetry::{
 use serde::{Deserialize, Serialize};
 
 use super::{ApiJson, ApiQuery, respond};
-use crate::auth::Caller;
+use crate::auth::{Caller, RequestMeta};
 use crate::error::{ApiError, ApiResult};
 use crate::governance::project;
 use crate::state::AppState;
+use crate::telemetry::annotation;
 use crate::telemetry::query::{self, FilterText, TraceDetail};
 use crate::telemetry::{ms_to_ns, settings};
 
@@ -1108,4 +1109,225 @@ pub async fn get_telemetry_stats(
         .transpose()?;
     let p = query::readable(&state, &caller.user, &id).await?;
     Ok(Json(stats_response(&state, &p, window, kind).await?))
+}
+
+// ---------------------------------------------------------------------------
+// Annotations (feedback), in Phoenix's REST shape.
+// ---------------------------------------------------------------------------
+
+/// One span annotation, as Phoenix's `POST /v1/span_annotations` takes it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SpanAnnotationData {
+    /// 16 hex digits.
+    pub span_id: String,
+    /// What is judged, e.g. `user_feedback`, `correctness`.
+    pub name: String,
+    /// HUMAN, LLM or CODE.
+    pub annotator_kind: String,
+    #[serde(default)]
+    pub result: Option<AnnotationResult>,
+    /// A JSON object.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// Distinguishes several annotations of one name on one span (e.g. one per user);
+    /// posting the same span, name and identifier again updates the annotation.
+    #[serde(default)]
+    pub identifier: Option<String>,
+}
+
+/// One trace annotation, as Phoenix's `POST /v1/trace_annotations` takes it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TraceAnnotationData {
+    /// 32 hex digits.
+    pub trace_id: String,
+    pub name: String,
+    pub annotator_kind: String,
+    #[serde(default)]
+    pub result: Option<AnnotationResult>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    #[serde(default)]
+    pub identifier: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SpanAnnotationsRequest {
+    pub data: Vec<SpanAnnotationData>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TraceAnnotationsRequest {
+    pub data: Vec<TraceAnnotationData>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InsertedAnnotationId {
+    /// `ann_…`.
+    pub id: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InsertedAnnotationsResponse {
+    /// The annotations' ids, in the order sent.
+    pub data: Vec<InsertedAnnotationId>,
+}
+
+async fn record_annotations(
+    state: AppState,
+    request: axum::extract::Request,
+    to_inputs: impl FnOnce(serde_json::Value) -> ApiResult<Vec<annotation::AnnotationInput>>,
+) -> ApiResult<Json<InsertedAnnotationsResponse>> {
+    use axum::extract::FromRequest;
+    let (mut parts, body) = request.into_parts();
+    let meta = RequestMeta::from_parts(&parts.headers, &parts.extensions);
+    let sender = crate::telemetry::identify(&state, &mut parts).await?;
+    let ApiJson(body) =
+        ApiJson::<serde_json::Value>::from_request(axum::extract::Request::from_parts(parts, body), &state).await?;
+    let inputs = to_inputs(body)?;
+    let ids = annotation::record(&state, &sender, &sender.audit(&meta), inputs, "API").await?;
+    Ok(Json(InsertedAnnotationsResponse {
+        data: ids
+            .into_iter()
+            .map(|id| InsertedAnnotationId { id: id.to_string() })
+            .collect(),
+    }))
+}
+
+fn body_as<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> ApiResult<T> {
+    serde_json::from_value(body).map_err(|e| ApiError::invalid(format!("the request body does not fit: {e}")))
+}
+
+#[utoipa::path(post, path = "/span_annotations", tag = "telemetry", request_body = SpanAnnotationsRequest,
+    description = "Record feedback on spans, in Arize Phoenix's shape (also served at `POST /v1/span_annotations`). \
+        Upserts on (span, name, identifier). Authenticate with the project's ingest token or a personal token of \
+        someone who may write in the span's project. A `sync` query parameter is accepted and ignored: the answer \
+        always comes after the annotations are stored.",
+    responses((status = 200, body = InsertedAnnotationsResponse, description = "Stored; audited"),
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody, description = "A span was not found (or may not be annotated by you)")),
+    security(("token" = []), ("basic" = []), ("session" = [])))]
+pub async fn post_span_annotations(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> ApiResult<Json<InsertedAnnotationsResponse>> {
+    record_annotations(state, request, |body| {
+        let req: SpanAnnotationsRequest = body_as(body)?;
+        Ok(req
+            .data
+            .into_iter()
+            .map(|d| {
+                let r = d.result.unwrap_or_default();
+                annotation::AnnotationInput {
+                    span_id: Some(d.span_id),
+                    trace_id: None,
+                    name: d.name,
+                    annotator_kind: d.annotator_kind,
+                    label: r.label,
+                    score: r.score,
+                    explanation: r.explanation,
+                    metadata: d.metadata,
+                    identifier: d.identifier,
+                }
+            })
+            .collect())
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/trace_annotations", tag = "telemetry", request_body = TraceAnnotationsRequest,
+    description = "Record feedback on whole traces, in Arize Phoenix's shape (also served at \
+        `POST /v1/trace_annotations`). Upserts on (trace, name, identifier).",
+    responses((status = 200, body = InsertedAnnotationsResponse, description = "Stored; audited"),
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)),
+    security(("token" = []), ("basic" = []), ("session" = [])))]
+pub async fn post_trace_annotations(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> ApiResult<Json<InsertedAnnotationsResponse>> {
+    record_annotations(state, request, |body| {
+        let req: TraceAnnotationsRequest = body_as(body)?;
+        Ok(req
+            .data
+            .into_iter()
+            .map(|d| {
+                let r = d.result.unwrap_or_default();
+                annotation::AnnotationInput {
+                    span_id: None,
+                    trace_id: Some(d.trace_id),
+                    name: d.name,
+                    annotator_kind: d.annotator_kind,
+                    label: r.label,
+                    score: r.score,
+                    explanation: r.explanation,
+                    metadata: d.metadata,
+                    identifier: d.identifier,
+                }
+            })
+            .collect())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotationListQuery {
+    /// Comma-separated span ids (16 hex digits each).
+    pub span_ids: Option<String>,
+    pub identifier: Option<String>,
+    /// 1–10000, default 100.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AnnotationListResponse {
+    pub data: Vec<AnnotationResponse>,
+}
+
+#[utoipa::path(get, path = "/projects/{id}/annotations", tag = "telemetry",
+    params(("id" = String, Path, description = "Project id (`prj_…`) or name"), AnnotationListQuery),
+    responses((status = 200, body = AnnotationListResponse, description = "Newest first"),
+        (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)),
+    security(("token" = []), ("basic" = []), ("session" = [])))]
+pub async fn list_annotations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<AnnotationListQuery>,
+) -> ApiResult<Json<AnnotationListResponse>> {
+    let p = project::find(&state, &id).await?;
+    let span_ids: Vec<String> = q
+        .span_ids
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::invalid("limit: must be from 1 to 10000"));
+    }
+    let list = annotation::list(&state, &caller.user, &p, &span_ids, q.identifier.as_deref(), limit).await?;
+    Ok(Json(AnnotationListResponse {
+        data: list.iter().map(AnnotationResponse::from).collect(),
+    }))
+}
+
+#[utoipa::path(delete, path = "/annotations/{id}", tag = "telemetry",
+    params(("id" = String, Path, description = "`ann_…`")),
+    responses((status = 200, body = AnnotationResponse, description = "Deleted; audited"),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)),
+    security(("token" = []), ("basic" = []), ("session" = [])))]
+pub async fn delete_annotation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AnnotationResponse>> {
+    let a = annotation::delete(&state, &caller.audit(), &caller.user, &id).await?;
+    Ok(Json(AnnotationResponse::from(&a)))
 }

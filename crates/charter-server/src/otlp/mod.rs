@@ -25,23 +25,21 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::post;
-use charter_domain::telemetry::token::IngestSecret;
 use charter_domain::time::now_ms;
 use charter_store::StoreError;
 use charter_store::project::Project;
-use charter_store::telemetry::IngestToken;
 
 use self::convert::Destination;
 use self::status::{Encoding, OtlpError, code};
-use crate::auth::{Caller, MaybeCaller};
 use crate::error::ApiError;
 use crate::governance::project::{Access, require};
 use crate::state::AppState;
+use crate::telemetry::Sender;
 
 /// The header Phoenix clients name a project with.
 pub const PROJECT_HEADER: &str = "x-project-name";
@@ -52,6 +50,15 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/traces", post(export_traces))
         .route("/v1/metrics", post(other_signal))
         .route("/v1/logs", post(other_signal))
+        // Phoenix clients post feedback next to their traces.
+        .route(
+            "/v1/span_annotations",
+            post(crate::api::telemetry::post_span_annotations),
+        )
+        .route(
+            "/v1/trace_annotations",
+            post(crate::api::telemetry::post_trace_annotations),
+        )
 }
 
 async fn other_signal(headers: HeaderMap) -> Response {
@@ -77,74 +84,12 @@ pub async fn export_traces(State(state): State<AppState>, request: Request) -> R
     }
 }
 
-/// Who is sending.
-enum Sender {
-    /// A project ingest token: its project, whatever the spans say.
-    Token(IngestToken),
-    /// A person (personal token, Basic credentials or a session).
-    User(Box<Caller>),
-    /// Nobody (only when `telemetry.allow_anonymous`).
-    Anonymous,
-}
-
-fn presented_ingest_token(headers: &HeaderMap) -> Option<String> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned());
-    // Arize-style exporters send the key in `api_key` (or `x-api-key`).
-    let header_key = ["api_key", "x-api-key"].iter().find_map(|h| {
-        headers
-            .get(*h)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.trim().to_owned())
-    });
-    bearer
-        .into_iter()
-        .chain(header_key)
-        .find(|t| IngestSecret::looks_like(t))
-}
-
-fn store_error(e: StoreError) -> OtlpError {
-    let api: ApiError = e.into();
+/// A database problem as OTLP sees it: retryable (503) when it is on our side.
+fn store_error_api(api: ApiError) -> OtlpError {
     if api.status.is_server_error() {
         OtlpError::unavailable("Charter could not reach its database; retry shortly", 5)
     } else {
         OtlpError::new(api.status, code::INTERNAL, api.message)
-    }
-}
-
-async fn sender(state: &AppState, parts: &mut Parts) -> Result<Sender, OtlpError> {
-    if let Some(presented) = presented_ingest_token(&parts.headers) {
-        let bad = || OtlpError::unauthenticated("the ingest token is not valid");
-        let secret = IngestSecret::parse(&presented).ok_or_else(bad)?;
-        let token = state
-            .store
-            .ingest_token_by_hash(&secret.hash())
-            .await
-            .map_err(store_error)?
-            .ok_or_else(bad)?;
-        if token.revoked_at.is_some() {
-            return Err(OtlpError::unauthenticated(format!(
-                "the ingest token `{}` ({}…) was revoked; create a new one for the project",
-                token.name, token.prefix
-            )));
-        }
-        if let Err(e) = state.store.touch_ingest_token(&token).await {
-            tracing::warn!(error = %e, "could not record ingest token use");
-        }
-        return Ok(Sender::Token(token));
-    }
-    match MaybeCaller::from_request_parts(parts, state).await {
-        Ok(MaybeCaller(Some(caller))) => Ok(Sender::User(Box::new(caller))),
-        Ok(MaybeCaller(None)) if state.config.telemetry.allow_anonymous => Ok(Sender::Anonymous),
-        Ok(MaybeCaller(None)) => Err(OtlpError::unauthenticated(
-            "send a project ingest token as `Authorization: Bearer chi_…` (a project's owners and members create \
-             them at POST /api/v1/projects/{project}/ingest-tokens), or a personal token `chr_…`",
-        )),
-        Err(e) => Err(OtlpError::unauthenticated(e.message)),
     }
 }
 
@@ -235,7 +180,17 @@ async fn ingest(state: &AppState, parts: &mut Parts, body: Body, encoding: Encod
         )
     })?;
     let compression = decode::compression_of(&parts.headers)?;
-    let sender = sender(state, parts).await?;
+    let sender = match crate::telemetry::identify(state, parts).await {
+        Ok(Sender::Anonymous) if !config.allow_anonymous => {
+            return Err(OtlpError::unauthenticated(
+                "send a project ingest token as `Authorization: Bearer chi_…` (a project's owners and members \
+                 create them at POST /api/v1/projects/{project}/ingest-tokens), or a personal token `chr_…`",
+            ));
+        }
+        Ok(s) => s,
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => return Err(OtlpError::unauthenticated(e.message)),
+        Err(e) => return Err(store_error_api(e)),
+    };
     let limit = config.max_body_bytes;
     if let Some(len) = parts
         .headers

@@ -4,6 +4,7 @@
 //! Payloads are built with `opentelemetry-proto`'s types — the same messages any
 //! OTLP exporter sends — and encoded as binary protobuf or OTLP/JSON.
 
+mod annotations;
 mod ingest;
 mod query;
 
@@ -282,6 +283,47 @@ pub async fn audit_steps(walk: &mut crate::audit_coverage::Walk<'_>) {
         )
         .await
         .json;
+    let secret = token["secret"].as_str().unwrap().to_owned();
+    let turn = chatbot_turn(1, now_ns(), 100, "s");
+    post_traces(
+        app,
+        Auth::Bearer(&secret),
+        "application/x-protobuf",
+        &[],
+        protobuf(&request(None, turn)),
+    )
+    .await
+    .expect(200);
+    let body = json!({ "data": [{ "span_id": hex(&span_id(10)), "name": "user_feedback", "annotator_kind": "HUMAN",
+                                  "result": { "label": "thumbs_up", "score": 1 } }] });
+    walk.step(
+        "POST",
+        "/span_annotations",
+        200,
+        "annotation.recorded",
+        app.post("/span_annotations", admin, &body),
+    )
+    .await;
+    let body = json!({ "data": [{ "trace_id": hex(&trace_id(1)), "name": "resolved", "annotator_kind": "CODE" }] });
+    let recorded = walk
+        .step(
+            "POST",
+            "/trace_annotations",
+            200,
+            "annotation.recorded",
+            app.post("/trace_annotations", admin, &body),
+        )
+        .await
+        .json;
+    let path = format!("/annotations/{}", recorded["data"][0]["id"].as_str().unwrap());
+    walk.step(
+        "DELETE",
+        "/annotations/{id}",
+        200,
+        "annotation.deleted",
+        app.delete(&path, admin),
+    )
+    .await;
     let path = format!(
         "/projects/walk-telemetry/ingest-tokens/{}",
         token["id"].as_str().unwrap()
