@@ -129,6 +129,18 @@ prefixed_id!(
     /// A task on someone's list.
     TaskId, "tsk_", "task"
 );
+prefixed_id!(
+    /// A feedback annotation on a span or trace (telemetry).
+    AnnotationId, "ann_", "annotation"
+);
+prefixed_id!(
+    /// A telemetry monitor: a condition over a project's windowed trace statistics.
+    MonitorId, "mon_", "monitor"
+);
+prefixed_id!(
+    /// A project ingest token (the id, never the secret).
+    IngestTokenId, "itk_", "ingest token"
+);
 
 #[cfg(test)]
 mod tests {

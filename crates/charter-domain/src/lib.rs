@@ -12,12 +12,13 @@ pub mod mlflow;
 pub mod policy;
 pub mod role;
 pub mod sheet;
+pub mod telemetry;
 pub mod time;
 pub mod token;
 pub mod user;
 
 pub use id::{
-    AnswerId, ApprovalId, AttachmentId, AuditEventId, BundleId, CommentId, FindingId, GroupId, PolicyId,
-    PolicyVersionId, ProjectId, TaskId, TokenId, UserId, WaiverId,
+    AnnotationId, AnswerId, ApprovalId, AttachmentId, AuditEventId, BundleId, CommentId, FindingId, GroupId,
+    IngestTokenId, MonitorId, PolicyId, PolicyVersionId, ProjectId, TaskId, TokenId, UserId, WaiverId,
 };
 pub use role::Role;

@@ -54,6 +54,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub log: LogConfig,
     pub mlflow: MlflowConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 /// The MLflow-compatible API (`docs/mlflow.md`).
@@ -155,6 +156,41 @@ pub struct LogConfig {
     pub format: LogFormat,
 }
 
+/// OTLP trace ingestion and what is done with the traces.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    pub max_body_bytes: usize,
+    pub queue_spans: usize,
+    pub batch_spans: usize,
+    pub max_inflight_requests: usize,
+    pub retry_after_secs: u64,
+    pub allow_anonymous: bool,
+    pub auto_create_projects: bool,
+    pub default_project: Option<String>,
+    pub retention_interval_secs: u64,
+    pub monitor_tick_secs: u64,
+    pub prices: std::collections::BTreeMap<String, charter_domain::telemetry::stats::Price>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024 * 1024,
+            queue_spans: 100_000,
+            batch_spans: 20_000,
+            max_inflight_requests: 16,
+            retry_after_secs: 1,
+            allow_anonymous: false,
+            auto_create_projects: false,
+            default_project: None,
+            retention_interval_secs: 3600,
+            monitor_tick_secs: 15,
+            prices: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -166,6 +202,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             log: LogConfig::default(),
             mlflow: MlflowConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -329,6 +366,26 @@ impl Config {
         if let Some(key) = &self.audit.signing_key {
             charter_domain::audit::AuditKey::from_hex(key.expose())
                 .map_err(|e| ConfigError(format!("audit.signing_key: {e}")))?;
+        }
+        let t = &self.telemetry;
+        if t.max_body_bytes < 1024 || t.queue_spans == 0 || t.batch_spans == 0 || t.max_inflight_requests == 0 {
+            return Err(ConfigError(
+                "telemetry: max_body_bytes must be at least 1024, and queue_spans, batch_spans and \
+                 max_inflight_requests at least 1"
+                    .into(),
+            ));
+        }
+        if t.retention_interval_secs == 0 || t.monitor_tick_secs == 0 {
+            return Err(ConfigError(
+                "telemetry: retention_interval_secs and monitor_tick_secs must be at least 1".into(),
+            ));
+        }
+        for (model, price) in &t.prices {
+            if !(price.input_per_million >= 0.0 && price.output_per_million >= 0.0) {
+                return Err(ConfigError(format!(
+                    "telemetry.prices.\"{model}\": prices must be zero or more USD per million tokens"
+                )));
+            }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError(format!("log.level: `{}` is not a log filter: {e}", self.log.level)))?;
@@ -504,6 +561,35 @@ group_commit_max_requests = 256
 # ...and the writer waits this long (microseconds) for more before committing
 # (0: it takes what is already waiting; concurrency alone forms the groups).
 group_commit_linger_us = 0
+[telemetry]
+# OTLP/HTTP trace ingestion at POST /v1/traces (docs/telemetry.md).
+# Largest request body, in bytes, after gzip decompression; larger ones get 413.
+max_body_bytes = 67108864
+# Spans accepted but not yet written. When the queue is full, exporters get 503 with
+# Retry-After and retry; memory stays bounded however fast they send.
+queue_spans = 100000
+# Most spans written in one database transaction (one commit for many requests).
+batch_spans = 20000
+# Requests read and decoded at once; more get 503 with Retry-After.
+max_inflight_requests = 16
+# Seconds exporters are told to wait (Retry-After) when the queue is full.
+retry_after_secs = 1
+# Accept spans without a token, for the project their x-project-name header or
+# openinference.project.name resource attribute names (trusted networks only).
+allow_anonymous = false
+# Create a project that does not exist yet when a signed-in user (personal token)
+# sends spans for it; otherwise such spans are refused, naming the project.
+auto_create_projects = false
+# The project for spans that name none (no token, header or resource attribute).
+# default_project = "default"
+# How often retention (per-project max age / max spans) runs, in seconds.
+retention_interval_secs = 3600
+# How often due monitors are looked for, in seconds.
+monitor_tick_secs = 15
+# USD per million tokens by model name, for cost in statistics; a model takes the
+# longest entry its name starts with. Replace {} with entries such as:
+# prices = { "gpt-4o-mini" = { input_per_million = 0.15, output_per_million = 0.60 } }
+prices = {}
 "#;
 
 #[cfg(test)]

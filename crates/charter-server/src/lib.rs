@@ -9,7 +9,9 @@ pub mod config;
 pub mod error;
 pub mod governance;
 pub mod mlflow;
+pub mod otlp;
 pub mod state;
+pub mod telemetry;
 pub mod ui;
 
 use std::net::SocketAddr;
@@ -43,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(mlflow::routes())
         .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .merge(otlp::routes())
         .merge(ui::routes())
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -25,12 +25,14 @@ pub struct Inner {
     pub basic_cache: BasicCache,
     pub policies: PolicyCache,
     pub mlflow: crate::mlflow::MlflowState,
+    pub telemetry: crate::telemetry::TelemetryState,
     pub started_at: Instant,
 }
 
 impl AppState {
     pub fn new(store: Store, blobs: BlobStore, config: Config, audit_key: AuditKey) -> Self {
         let limiter = LoginLimiter::new(config.auth.login_max_failures, config.auth.login_window_secs);
+        let telemetry = crate::telemetry::TelemetryState::new(&config.telemetry);
         Self(Arc::new(Inner {
             store,
             blobs,
@@ -40,6 +42,7 @@ impl AppState {
             basic_cache: BasicCache::default(),
             policies: PolicyCache::default(),
             mlflow: crate::mlflow::MlflowState::default(),
+            telemetry,
             started_at: Instant::now(),
         }))
     }

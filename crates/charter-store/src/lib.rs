@@ -26,6 +26,7 @@ pub mod project;
 pub mod session;
 pub mod sod;
 pub mod task;
+pub mod telemetry;
 pub mod token;
 pub mod user;
 

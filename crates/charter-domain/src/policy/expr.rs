@@ -18,7 +18,7 @@ use super::text::{capitalize, did_you_mean};
 use super::yaml::Node;
 
 /// The CEL environment: the standard library and the strings extension (`lowerAscii`, `trim`, …).
-static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
+pub(crate) static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
     let mut env = Env::stdlib();
     env.add_extension(cel::extensions::strings)
         .expect("the strings extension registers on the standard library");
@@ -353,7 +353,7 @@ fn too_complex(ctx: ExprContext, pos: Pos, problem: &str) -> Diagnostic {
 }
 
 /// Length and bracket nesting, checked on the text before parsing (the parser itself recurses).
-fn too_complex_source(source: &str) -> Option<String> {
+pub(crate) fn too_complex_source(source: &str) -> Option<String> {
     let length = source.chars().count();
     if length > MAX_EXPR_CHARS {
         return Some(format!(
@@ -390,7 +390,7 @@ fn too_complex_source(source: &str) -> Option<String> {
 }
 
 /// The depth of an expression tree, without recursion.
-fn tree_depth(root: &IdedExpr) -> usize {
+pub(crate) fn tree_depth(root: &IdedExpr) -> usize {
     let mut deepest = 0;
     let mut stack = vec![(root, 1usize)];
     while let Some((expr, depth)) = stack.pop() {
@@ -428,7 +428,7 @@ fn children(expr: &IdedExpr) -> Vec<&IdedExpr> {
 }
 
 /// Common functions, for suggestions only (existence is checked against the interpreter itself).
-const KNOWN_FUNCTIONS: &[&str] = &[
+pub(crate) const KNOWN_FUNCTIONS: &[&str] = &[
     "size",
     "contains",
     "startsWith",
@@ -451,7 +451,7 @@ const KNOWN_FUNCTIONS: &[&str] = &[
 
 /// Whether the interpreter knows a function: it is unknown exactly when calling it with no
 /// arguments reports an undeclared reference to it (any other error means it exists).
-fn function_exists(name: &str, member: bool) -> bool {
+pub(crate) fn function_exists(name: &str, member: bool) -> bool {
     let probes: Vec<String> = if member {
         vec![
             format!("\"\".{name}()"),
@@ -474,13 +474,13 @@ fn function_exists(name: &str, member: bool) -> bool {
 }
 
 #[derive(Default)]
-struct Analysis {
+pub(crate) struct Analysis {
     /// Free identifiers and their byte offsets.
-    idents: Vec<(String, u32)>,
+    pub(crate) idents: Vec<(String, u32)>,
     /// Function calls: name, whether member-style, byte offset.
-    calls: Vec<(String, bool, u32)>,
+    pub(crate) calls: Vec<(String, bool, u32)>,
     /// Literal alias references and their byte offsets.
-    aliases: Vec<(String, u32)>,
+    pub(crate) aliases: Vec<(String, u32)>,
 }
 
 fn offset(program: &Program, expr: &IdedExpr) -> u32 {
@@ -498,7 +498,7 @@ fn string_literal(expr: &IdedExpr) -> Option<String> {
     }
 }
 
-fn walk(expr: &IdedExpr, program: &Program, scope: &mut Vec<String>, out: &mut Analysis) {
+pub(crate) fn walk(expr: &IdedExpr, program: &Program, scope: &mut Vec<String>, out: &mut Analysis) {
     match &expr.expr {
         Expr::Ident(name) => {
             if !scope.iter().any(|s| s == name) && !out.idents.iter().any(|(n, _)| n == name) {

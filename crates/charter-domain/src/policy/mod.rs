@@ -89,13 +89,13 @@ mod answer;
 mod diagnostic;
 mod diff;
 mod eval;
-mod expr;
+pub(crate) mod expr;
 mod go_rule;
 mod lint;
 mod model;
 mod read;
 pub mod suite;
-mod text;
+pub(crate) mod text;
 mod yaml;
 
 pub use answer::{

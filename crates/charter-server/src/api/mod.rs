@@ -12,6 +12,7 @@ pub mod review;
 pub mod session;
 pub mod system;
 pub mod task;
+pub mod telemetry;
 pub mod token;
 pub mod user;
 
@@ -128,6 +129,29 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/waivers/{id}/revoke", post(finding::revoke_waiver))
         .route("/tasks", get(task::list_tasks))
+        // LLM telemetry (issue 6)
+        .route(
+            "/projects/{id}/ingest-tokens",
+            get(telemetry::list_ingest_tokens).post(telemetry::create_ingest_token),
+        )
+        .route(
+            "/projects/{id}/ingest-tokens/{token_id}",
+            axum::routing::delete(telemetry::revoke_ingest_token),
+        )
+        .route(
+            "/projects/{id}/telemetry/settings",
+            get(telemetry::get_telemetry_settings).put(telemetry::put_telemetry_settings),
+        )
+        .route("/projects/{id}/telemetry/stats", get(telemetry::get_telemetry_stats))
+        .route("/projects/{id}/traces", get(telemetry::list_traces))
+        .route("/projects/{id}/traces/{trace_id}", get(telemetry::get_trace))
+        .route("/projects/{id}/spans", get(telemetry::list_spans))
+        .route("/projects/{id}/sessions", get(telemetry::list_sessions))
+        .route("/projects/{id}/sessions/{session_id}", get(telemetry::get_session))
+        .route("/projects/{id}/annotations", get(telemetry::list_annotations))
+        .route("/span_annotations", post(telemetry::post_span_annotations))
+        .route("/trace_annotations", post(telemetry::post_trace_annotations))
+        .route("/annotations/{id}", axum::routing::delete(telemetry::delete_annotation))
         .fallback(unknown_route)
 }
 
@@ -166,6 +190,12 @@ async fn unknown_route(request: Request) -> ApiError {
         finding::list_findings, finding::create_finding, finding::get_finding, finding::update_finding,
         finding::create_comment, finding::list_waivers, finding::create_waiver, finding::revoke_waiver,
         task::list_tasks,
+        telemetry::list_ingest_tokens, telemetry::create_ingest_token, telemetry::revoke_ingest_token,
+        telemetry::get_telemetry_settings, telemetry::put_telemetry_settings,
+        telemetry::get_telemetry_stats, telemetry::list_traces, telemetry::get_trace, telemetry::list_spans,
+        telemetry::list_sessions, telemetry::get_session,
+        telemetry::list_annotations, telemetry::post_span_annotations, telemetry::post_trace_annotations,
+        telemetry::delete_annotation,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&SecurityAddon),
@@ -183,6 +213,7 @@ async fn unknown_route(request: Request) -> ApiError {
         (name = "approvals", description = "Review requests, decisions, additional approvers, separation of duties"),
         (name = "findings", description = "Findings, their comments, and waivers"),
         (name = "tasks", description = "Your task list"),
+        (name = "telemetry", description = "LLM traces (OTLP/OpenInference): ingest tokens, settings, queries, feedback, monitors"),
     )
 )]
 pub struct ApiDoc;

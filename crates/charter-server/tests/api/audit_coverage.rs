@@ -29,15 +29,15 @@ const EXEMPT: &[(&str, &str, &str)] = &[
     ),
 ];
 
-struct Walk<'a> {
-    app: &'a TestApp,
+pub struct Walk<'a> {
+    pub app: &'a TestApp,
     covered: BTreeSet<(String, String)>,
 }
 
 impl Walk<'_> {
     /// Perform `request` (the route `method path`), expecting `status` and, in the
     /// log, one or more new events including `action`.
-    async fn step(
+    pub async fn step(
         &mut self,
         method: &str,
         path: &str,
@@ -62,7 +62,13 @@ impl Walk<'_> {
         reply
     }
 
-    async fn exempt(&mut self, method: &str, path: &str, status: u16, request: impl Future<Output = Reply>) -> Value {
+    pub async fn exempt(
+        &mut self,
+        method: &str,
+        path: &str,
+        status: u16,
+        request: impl Future<Output = Reply>,
+    ) -> Value {
         let before = self.app.audit_count().await;
         let body = request.await.expect(status).clone();
         assert_eq!(
@@ -178,6 +184,8 @@ async fn every_mutating_route_grows_the_audit_chain(app: &TestApp) {
     walk_reviews(&mut walk).await;
 
     governance_steps(&mut walk).await;
+
+    crate::telemetry::audit_steps(&mut walk).await;
 
     // A refusal is recorded too (not a route of its own, but a change of nobody's data
     // that governance still wants to see).

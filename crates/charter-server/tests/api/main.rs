@@ -70,6 +70,7 @@ mod pages;
 mod replicas;
 mod review;
 mod shutdown;
+mod telemetry;
 mod tokens;
 mod ui;
 mod users;

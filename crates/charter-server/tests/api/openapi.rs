@@ -87,7 +87,10 @@ async fn in_step(app: &TestApp) {
             .replace("{v}", "1")
             .replace("{policy}", "p")
             .replace("{input}", "i")
-            .replace("{att}", "a");
+            .replace("{att}", "a")
+            .replace("{token_id}", "t")
+            .replace("{trace_id}", "t")
+            .replace("{session_id}", "s");
         assert!(
             !concrete.contains('{'),
             "a path parameter this test does not know: {path}"

@@ -51,5 +51,6 @@ mod harness;
 mod mlflow;
 mod schema;
 mod tamper;
+mod telemetry;
 mod transaction;
 mod users;
