@@ -373,7 +373,9 @@ test("the governance journey: notebook, review, conditional approval, finding, c
   ];
   for (const [action, target] of steps) {
     await page.goto(`/audit?action=${action}`);
-    const rows = page.locator("tr.event-row", { has: page.locator(`code.target-id[title="${target}"]`) });
+    const rows = page.locator("tr.event-row", {
+      has: page.locator("code.target-id", { hasText: new RegExp(`^${target}$`) }),
+    });
     assert.ok((await rows.count()) >= 1, `the audit trail shows ${action} for ${target}`);
   }
   await page.getByRole("button", { name: "Verify chain" }).click();
