@@ -147,7 +147,7 @@ pub async fn build(settings: &Settings, progress: &mut dyn FnMut(usize, usize)) 
     let (engine, index) = build_engine(settings, chosen, progress).await?;
     let feedback = FeedbackSink {
         url: settings.feedback_url.clone(),
-        token: settings.feedback_token.clone(),
+        token: settings.feedback_token(),
         journal: settings.data_dir.join("feedback.jsonl"),
         http: reqwest::Client::new(),
     };

@@ -278,7 +278,14 @@ async fn post_feedback(State(state): State<Shared>, body: axum::body::Bytes) -> 
         Ok(f) => f,
         Err(resp) => return *resp,
     };
-    match state.feedback.record(&f).await {
+    // Export the answer's span first if the annotation API does not know it yet.
+    let flush = || {
+        let state = state.clone();
+        async move {
+            let _ = tokio::task::spawn_blocking(move || state.engine.telemetry.flush()).await;
+        }
+    };
+    match state.feedback.record(&f, flush).await {
         Ok(out) => Json(out).into_response(),
         Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_feedback", e.0),
     }

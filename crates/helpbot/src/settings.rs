@@ -43,6 +43,9 @@ pub struct Settings {
     pub charter_url: Option<String>,
     /// `CHARTER_TOKEN`: an API token (`chr_…`).
     pub charter_token: Option<String>,
+    /// `CHARTER_INGEST_TOKEN`: a project ingest token (`chi_…`) for traces and
+    /// feedback sent to Charter (default: `CHARTER_TOKEN`).
+    pub charter_ingest_token: Option<String>,
     /// `MLFLOW_TRACKING_URI` (default: `CHARTER_URL`, which speaks MLflow's REST API).
     pub mlflow_uri: Option<String>,
     /// `MLFLOW_TRACKING_TOKEN` (default: `CHARTER_TOKEN`).
@@ -125,7 +128,8 @@ impl Settings {
             environment,
             embeddings_dir: var("HELPBOT_EMBEDDINGS_DIR").map(PathBuf::from),
             feedback_url: var("HELPBOT_FEEDBACK_URL").or_else(|| charter_url.clone()),
-            feedback_token: var("HELPBOT_FEEDBACK_TOKEN").or_else(|| charter_token.clone()),
+            feedback_token: var("HELPBOT_FEEDBACK_TOKEN"),
+            charter_ingest_token: var("CHARTER_INGEST_TOKEN"),
             charter_url,
             charter_token,
         })
@@ -147,6 +151,7 @@ impl Settings {
             project: "helpbot".into(),
             charter_url: None,
             charter_token: None,
+            charter_ingest_token: None,
             mlflow_uri: None,
             mlflow_token: None,
             model_name: "helpbot".into(),
@@ -172,15 +177,47 @@ impl Settings {
         }
     }
 
+    /// Whether `url` is the configured Charter (so Charter's tokens may be sent to it).
+    pub fn is_charter(&self, url: &str) -> bool {
+        self.charter_url.as_deref().is_some_and(|cu| {
+            let url = url.trim_end_matches('/');
+            url == cu || url.strip_prefix(cu).is_some_and(|rest| rest.starts_with('/'))
+        })
+    }
+
+    /// The token sent with traces and feedback to Charter: the ingest token, else
+    /// the personal one.
+    fn charter_ingest(&self) -> Option<&String> {
+        self.charter_ingest_token.as_ref().or(self.charter_token.as_ref())
+    }
+
+    /// The token for the annotation API: `HELPBOT_FEEDBACK_TOKEN`, else — when the
+    /// annotation API is Charter — Charter's ingest or personal token. A Charter
+    /// token is never sent to another service.
+    pub fn feedback_token(&self) -> Option<String> {
+        self.feedback_token.clone().or_else(|| {
+            self.feedback_url
+                .as_deref()
+                .filter(|u| self.is_charter(u))
+                .and_then(|_| self.charter_ingest().cloned())
+        })
+    }
+
     /// The telemetry settings.
     pub fn telemetry_settings(&self, service_version: &str) -> TelemetrySettings {
         let mut headers = parse_headers(&self.otlp_headers);
-        // Exporting to Charter itself: authenticate with the Charter token.
-        if let (Some(t), Some(ep), Some(cu)) = (&self.charter_token, &self.otlp_endpoint, &self.charter_url)
-            && ep.trim_end_matches('/').starts_with(cu.as_str())
-            && !headers.keys().any(|k| k.eq_ignore_ascii_case("authorization"))
-        {
-            headers.insert("authorization".into(), format!("Bearer {t}"));
+        // Exporting to Charter itself: authenticate with Charter's ingest token (its
+        // project wins) or the personal token, and name the project the way Phoenix
+        // clients do (Charter also reads the resource's `openinference.project.name`).
+        if self.otlp_endpoint.as_deref().is_some_and(|ep| self.is_charter(ep)) {
+            if let Some(t) = self.charter_ingest()
+                && !headers.keys().any(|k| k.eq_ignore_ascii_case("authorization"))
+            {
+                headers.insert("authorization".into(), format!("Bearer {t}"));
+            }
+            if !headers.keys().any(|k| k.eq_ignore_ascii_case("x-project-name")) {
+                headers.insert("x-project-name".into(), self.project.clone());
+            }
         }
         TelemetrySettings {
             endpoint: if self.telemetry {
