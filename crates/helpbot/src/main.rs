@@ -402,6 +402,7 @@ async fn bench(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
             http: reqwest::Client::new(),
         },
         gate: None,
+        telemetry_problem: None,
         charter_url: None,
         environment: "development".into(),
         index: helpbot::server::IndexReport {

@@ -27,6 +27,8 @@ pub struct AppState {
     pub feedback: FeedbackSink,
     /// The start-up gate decision, when Charter was asked.
     pub gate: Option<GateReport>,
+    /// Why the trace destination would refuse HelpBot's traces, found at start-up.
+    pub telemetry_problem: Option<String>,
     pub charter_url: Option<String>,
     pub environment: String,
     pub index: IndexReport,
@@ -307,7 +309,7 @@ async fn get_health(State(state): State<Shared>) -> Response {
         },
         "index": state.index,
         "retrieval": {"hybrid_embeddings": e.retriever.embeddings()},
-        "telemetry": {"traces_url": e.telemetry.traces_url, "project": e.telemetry.project},
+        "telemetry": {"traces_url": e.telemetry.traces_url, "project": e.telemetry.project, "problem": state.telemetry_problem},
         "feedback": {"annotations_url": state.feedback.url.as_ref().map(|u| format!("{}/v1/span_annotations", u.trim_end_matches('/')))},
         "charter": {"url": state.charter_url, "gate": state.gate},
     }))
