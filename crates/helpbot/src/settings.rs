@@ -59,8 +59,10 @@ pub struct Settings {
     /// `HELPBOT_EMBEDDINGS_DIR`: a local Model2Vec model for hybrid retrieval (used
     /// when the model version's `retrieval.embedding_weight` > 0).
     pub embeddings_dir: Option<PathBuf>,
-    /// `HELPBOT_FEEDBACK_URL` / `HELPBOT_FEEDBACK_TOKEN`: the annotation API (default: Charter's).
+    /// `HELPBOT_FEEDBACK_URL`: the annotation API (default: Charter's).
     pub feedback_url: Option<String>,
+    /// `HELPBOT_FEEDBACK_TOKEN` as set; [`Settings::feedback_token`] adds Charter's
+    /// tokens when the annotation API is Charter.
     pub feedback_token: Option<String>,
 }
 
