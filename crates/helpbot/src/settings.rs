@@ -330,3 +330,53 @@ pub fn local_serving(config: ModelConfig, uri: String, kb_sha: &str, note: Optio
     };
     Chosen { config, serving }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn charter_settings() -> Settings {
+        let mut s = Settings::offline(Path::new("kb"), Path::new("data"));
+        s.telemetry = true;
+        s.charter_url = Some("http://charter:8080".into());
+        s.charter_token = Some("chr_personal".into());
+        s.otlp_endpoint = s.charter_url.clone();
+        s.feedback_url = s.charter_url.clone();
+        s.project = "helpbot".into();
+        s
+    }
+
+    #[test]
+    fn traces_and_feedback_to_charter_carry_its_token_and_the_project() {
+        let mut s = charter_settings();
+        let t = s.telemetry_settings("v1");
+        assert_eq!(t.headers["authorization"], "Bearer chr_personal");
+        assert_eq!(t.headers["x-project-name"], "helpbot");
+        assert_eq!(s.feedback_token().as_deref(), Some("chr_personal"));
+        // An ingest token wins for traces and feedback.
+        s.charter_ingest_token = Some("chi_ingest".into());
+        assert_eq!(s.telemetry_settings("v1").headers["authorization"], "Bearer chi_ingest");
+        assert_eq!(s.feedback_token().as_deref(), Some("chi_ingest"));
+        // Headers given explicitly are kept.
+        s.otlp_headers = "Authorization=Bearer%20mine,x-project-name=other".into();
+        let t = s.telemetry_settings("v1");
+        assert_eq!(t.headers["Authorization"], "Bearer mine");
+        assert_eq!(t.headers["x-project-name"], "other");
+        assert_eq!(t.headers.len(), 2);
+    }
+
+    #[test]
+    fn charter_tokens_are_not_sent_elsewhere() {
+        let mut s = charter_settings();
+        s.otlp_endpoint = Some("http://phoenix:6006".into());
+        s.feedback_url = Some("http://phoenix:6006".into());
+        assert!(s.telemetry_settings("v1").headers.is_empty());
+        assert_eq!(s.feedback_token(), None);
+        // A host that merely starts like Charter's is another host.
+        s.otlp_endpoint = Some("http://charter:80801".into());
+        assert!(!s.is_charter("http://charter:80801"));
+        assert!(s.is_charter("http://charter:8080/v1/traces"));
+        s.feedback_token = Some("phoenix-key".into());
+        assert_eq!(s.feedback_token().as_deref(), Some("phoenix-key"));
+    }
+}
