@@ -140,14 +140,65 @@ pub async fn gate(settings: &Settings, target: &str) -> anyhow::Result<Option<Ga
     Ok(Some(report))
 }
 
+/// Why traces sent to Charter would be refused, found at start-up. Charter takes
+/// spans only for a project that exists and that the token may write in, and the
+/// OpenTelemetry exporter logs only a status code when it refuses them; so when
+/// traces go to Charter with a personal token, HelpBot asks Charter about the
+/// project first. `None` when nothing is wrong (or nothing can be checked: with a
+/// project ingest token the token's project is used, whatever HelpBot names).
+pub async fn telemetry_problem(settings: &Settings) -> Option<String> {
+    let endpoint = settings.otlp_endpoint.as_deref().filter(|_| settings.telemetry)?;
+    if !settings.is_charter(endpoint) || settings.charter_ingest_token.is_some() {
+        return None;
+    }
+    let url = settings.charter_url.as_deref()?;
+    let project = &settings.project;
+    let Some(token) = &settings.charter_token else {
+        return Some(format!(
+            "traces go to Charter ({url}) without a token: Charter refuses them (401) unless it accepts anonymous \
+             spans; set CHARTER_TOKEN or CHARTER_INGEST_TOKEN"
+        ));
+    };
+    let client = charter_client::Client::new(url, Some(token.clone()));
+    let path = format!("/projects/{}", path_segment(project));
+    match client.get::<serde_json::Value>(&path).await {
+        Ok(_) => None,
+        Err(charter_client::ClientError::Api { status: 404, .. }) => Some(format!(
+            "project `{project}` does not exist in Charter ({url}), so Charter refuses HelpBot's traces and \
+             feedback: create it (`charter project create {project}`) or set HELPBOT_PROJECT to an existing one"
+        )),
+        Err(charter_client::ClientError::Api { status, message, .. }) => Some(format!(
+            "Charter ({url}) will not take traces for project `{project}` with CHARTER_TOKEN: {message} (HTTP {status})"
+        )),
+        Err(e) => Some(format!("{e}: traces are dropped while Charter cannot be reached")),
+    }
+}
+
+/// A project name as one URL path segment.
+fn path_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Everything up to a ready app state.
 pub async fn build(settings: &Settings, progress: &mut dyn FnMut(usize, usize)) -> anyhow::Result<Arc<AppState>> {
     let (chosen, _) = choose(settings).await?;
     let gate = gate(settings, &chosen.serving.uri).await?;
+    let telemetry_problem = telemetry_problem(settings).await;
+    if let Some(p) = &telemetry_problem {
+        tracing::warn!("telemetry: {p}");
+    }
     let (engine, index) = build_engine(settings, chosen, progress).await?;
     let feedback = FeedbackSink {
         url: settings.feedback_url.clone(),
-        token: settings.feedback_token.clone(),
+        token: settings.feedback_token(),
         journal: settings.data_dir.join("feedback.jsonl"),
         http: reqwest::Client::new(),
     };
@@ -155,6 +206,7 @@ pub async fn build(settings: &Settings, progress: &mut dyn FnMut(usize, usize)) 
         engine,
         feedback,
         gate,
+        telemetry_problem,
         charter_url: settings.charter_url.clone(),
         environment: settings.environment.clone(),
         index,

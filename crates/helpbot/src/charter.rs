@@ -58,6 +58,19 @@ pub struct FeedbackOutcome {
     pub message: String,
 }
 
+/// Tries after a `404` (the span not ingested yet): the first after flushing the
+/// exporter, the others after 250 and 500 ms.
+const FEEDBACK_RETRIES: u32 = 3;
+
+/// What the annotation API did with one post.
+enum Posted {
+    Stored(Vec<String>),
+    /// 404: the span is unknown there (yet).
+    SpanUnknown(String),
+    Refused(reqwest::StatusCode, String),
+    Unreachable(String),
+}
+
 /// A feedback that is not valid.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -83,7 +96,16 @@ pub fn annotation_body(f: &Feedback) -> serde_json::Value {
 impl FeedbackSink {
     /// Validate, journal, and forward one feedback. A forwarding failure is reported,
     /// not an error: the feedback is safe in the journal.
-    pub async fn record(&self, f: &Feedback) -> Result<FeedbackOutcome, InvalidFeedback> {
+    ///
+    /// Annotation APIs (Charter's, Phoenix's) only know spans they have ingested, and
+    /// the answer's span may still sit in the exporter's batch when someone clicks a
+    /// thumb: on `404` HelpBot calls `flush` (export what is buffered) and tries
+    /// again, then a few more times with a short backoff.
+    pub async fn record<F, Fut>(&self, f: &Feedback, flush: F) -> Result<FeedbackOutcome, InvalidFeedback>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         if f.label != "up" && f.label != "down" {
             return Err(InvalidFeedback(format!(
                 "label: `{}` is neither `up` nor `down`",
@@ -115,28 +137,43 @@ impl FeedbackSink {
             None => out.note = Some("no annotation API configured (CHARTER_URL)".into()),
             Some(base) => {
                 let url = format!("{}/v1/span_annotations", base.trim_end_matches('/'));
-                let mut rb = self.http.post(&url).json(&body).timeout(Duration::from_secs(10));
-                if let Some(t) = &self.token {
-                    rb = rb.bearer_auth(t);
-                }
-                match rb.send().await {
-                    Ok(r) if r.status().is_success() => {
-                        out.forwarded = true;
-                        let v: serde_json::Value = r.json().await.unwrap_or_default();
-                        out.annotation_ids = v["data"]
-                            .as_array()
-                            .map(|a| a.iter().filter_map(|x| x["id"].as_str().map(str::to_owned)).collect())
-                            .unwrap_or_default();
+                let mut flush = Some(flush);
+                let mut attempt = 0u32;
+                loop {
+                    match self.post(&url, &body).await {
+                        Posted::Stored(ids) => {
+                            out.forwarded = true;
+                            out.annotation_ids = ids;
+                            break;
+                        }
+                        Posted::SpanUnknown(_) if attempt < FEEDBACK_RETRIES => {
+                            match flush.take() {
+                                Some(flush) => flush().await,
+                                None => tokio::time::sleep(Duration::from_millis(250 << (attempt - 1))).await,
+                            }
+                            attempt += 1;
+                        }
+                        Posted::SpanUnknown(text) => {
+                            out.note = Some(format!(
+                                "{url} does not know span {} (the answer's trace has not reached it: is the trace \
+                                 export to it working? see /health): {}",
+                                f.span_id,
+                                text.chars().take(300).collect::<String>()
+                            ));
+                            break;
+                        }
+                        Posted::Refused(status, text) => {
+                            out.note = Some(format!(
+                                "{url} answered HTTP {status}: {}",
+                                text.chars().take(300).collect::<String>()
+                            ));
+                            break;
+                        }
+                        Posted::Unreachable(e) => {
+                            out.note = Some(format!("{url} unreachable: {e}"));
+                            break;
+                        }
                     }
-                    Ok(r) => {
-                        let status = r.status();
-                        let text = r.text().await.unwrap_or_default();
-                        out.note = Some(format!(
-                            "{url} answered HTTP {status}: {}",
-                            text.chars().take(200).collect::<String>()
-                        ));
-                    }
-                    Err(e) => out.note = Some(format!("{url} unreachable: {e}")),
                 }
             }
         }
@@ -145,10 +182,36 @@ impl FeedbackSink {
         }
         out.message = match (out.forwarded, out.saved) {
             (true, _) => "Thanks for your feedback.".into(),
-            (false, true) => "Thanks: your feedback was saved (the monitoring service was not reached).".into(),
+            (false, true) => "Thanks: your feedback was saved (the monitoring service did not take it).".into(),
             (false, false) => "Your feedback could not be saved.".into(),
         };
         Ok(out)
+    }
+
+    async fn post(&self, url: &str, body: &serde_json::Value) -> Posted {
+        let mut rb = self.http.post(url).json(body).timeout(Duration::from_secs(10));
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        match rb.send().await {
+            Ok(r) if r.status().is_success() => {
+                let v: serde_json::Value = r.json().await.unwrap_or_default();
+                Posted::Stored(
+                    v["data"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|x| x["id"].as_str().map(str::to_owned)).collect())
+                        .unwrap_or_default(),
+                )
+            }
+            Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => {
+                Posted::SpanUnknown(r.text().await.unwrap_or_default())
+            }
+            Ok(r) => {
+                let status = r.status();
+                Posted::Refused(status, r.text().await.unwrap_or_default())
+            }
+            Err(e) => Posted::Unreachable(e.to_string()),
+        }
     }
 
     fn journal_line(&self, body: &serde_json::Value) -> std::io::Result<()> {
@@ -244,13 +307,14 @@ mod tests {
             label: "up".into(),
             comment: None,
         };
-        assert!(sink.record(&f).await.unwrap_err().0.contains("span_id"));
+        let no_flush = || async {};
+        assert!(sink.record(&f, no_flush).await.unwrap_err().0.contains("span_id"));
         f.span_id = "00f067aa0ba902b7".into();
         f.label = "meh".into();
-        assert!(sink.record(&f).await.unwrap_err().0.contains("label"));
+        assert!(sink.record(&f, no_flush).await.unwrap_err().0.contains("label"));
         f.label = "down".into();
         f.comment = Some("mail me at a.b@example.com".into());
-        let out = sink.record(&f).await.unwrap();
+        let out = sink.record(&f, no_flush).await.unwrap();
         assert!(out.saved && !out.forwarded);
         let journal = std::fs::read_to_string(dir.path().join("feedback.jsonl")).unwrap();
         assert!(journal.contains("thumbs_down") && journal.contains("[EMAIL]") && !journal.contains("a.b@"));

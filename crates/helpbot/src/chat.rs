@@ -426,7 +426,7 @@ impl Engine {
 
         // 6. Generation.
         let stems = |t: &str| self.retriever.stems(t);
-        let extractive = generate::extractive(&retrieval, &passages, &self.config.generator, &stems);
+        let extractive = generate::extractive(question, &retrieval, &passages, &self.config.generator, &stems);
         let generated = match (self.generator, &self.llm) {
             (GeneratorKind::Openai, Some(llm)) if extractive.outcome == Outcome::Answered => {
                 self.llm_answer(root, llm, question, session_id, &passages, extractive, stream)

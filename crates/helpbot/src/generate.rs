@@ -149,8 +149,55 @@ pub fn sentences(text: &str) -> Vec<String> {
     out
 }
 
-/// The extractive generator. `stems` analyses text as the index does.
+/// The kinds of fact a question asks for, from its wording.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wants {
+    /// A number: an amount, a duration, a limit, a time or a date.
+    pub number: bool,
+    /// Where to go or whom to contact: a link, an e-mail address, a phone number.
+    pub contact: bool,
+}
+
+static WANTS_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(how (long|many|much|often|soon|far|quickly|early|late|old|big)|when\b|what time|which days?\b|what (is|are|'s) the (limit|limits|rate|rates|maximum|minimum|deadline|cap|allowance|amount|cost|price|notice)|deadline|how many days)",
+    )
+    .expect("number intent regex")
+});
+static WANTS_CONTACT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(how (do|can|should|would|could) (i|we|you)\b|how to\b|where\b|who (do|should|can|must) i\b|who to\b|which (site|page|link|address|number|portal|form|tool|team)\b|(link|address|url|website|portal|extension|phone number|e-?mail address)\b|contact|get in touch|report\b)",
+    )
+    .expect("contact intent regex")
+});
+static HAS_CONTACT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(https?://|\bwww\.|\b[a-z0-9-]+(\.[a-z0-9-]+)*\.(example|com|org|net|io|co\.uk)\b|\b[\w.+-]+@[\w-]+(\.[\w-]+)+\b|\bextension \d|\+\d[\d ]{6,}\d)",
+    )
+    .expect("contact regex")
+});
+
+impl Wants {
+    /// What `question` asks for.
+    pub fn of(question: &str) -> Self {
+        Self {
+            number: WANTS_NUMBER.is_match(question),
+            contact: WANTS_CONTACT.is_match(question),
+        }
+    }
+
+    /// How many of the wanted kinds of fact `sentence` holds (0, 1 or 2).
+    fn met_by(self, sentence: &str) -> f32 {
+        let number = self.number && sentence.chars().any(|c| c.is_ascii_digit());
+        let contact = self.contact && HAS_CONTACT.is_match(sentence);
+        f32::from(u8::from(number) + u8::from(contact))
+    }
+}
+
+/// The extractive generator. `stems` analyses text as the index does; `question`
+/// (as retrieved) tells which kinds of fact the answer should hold.
 pub fn extractive(
+    question: &str,
     retrieval: &Retrieval,
     passages: &[Passage],
     params: &GeneratorParams,
@@ -173,6 +220,7 @@ pub fn extractive(
     let idf: HashMap<&str, f32> = retrieval.terms.iter().map(|t| (t.stem.as_str(), t.idf)).collect();
     let total: f32 = idf.values().sum::<f32>().max(f32::EPSILON);
     let share = |set: &HashSet<String>| set.iter().filter_map(|s| idf.get(s.as_str())).sum::<f32>() / total;
+    let wants = Wants::of(question);
 
     struct Candidate {
         rank: usize,
@@ -190,7 +238,14 @@ pub fn extractive(
         let heading_share = share(&stems(&format!("{} {}", p.title, p.heading)));
         for (pos, s) in sentences(&p.text).into_iter().enumerate() {
             let own = share(&stems(&s));
-            let score = own + 0.2 * heading_share - 0.04 * rank as f32 - 0.002 * pos as f32;
+            // A sentence with the kind of fact asked for ranks higher, but only one
+            // that speaks to the question's words as well (below).
+            let facts = if own > 0.0 {
+                params.fact_weight * wants.met_by(&s)
+            } else {
+                0.0
+            };
+            let score = own + facts + 0.2 * heading_share - 0.04 * rank as f32 - 0.002 * pos as f32;
             if own > 0.0 || rank == 0 {
                 candidates.push(Candidate {
                     rank,
@@ -600,6 +655,29 @@ mod tests {
                 "Passwords expire every 180 days."
             ]
         );
+    }
+
+    #[test]
+    fn questions_say_which_facts_they_want() {
+        let w = Wants::of("How do I reset my password?");
+        assert!(w.contact && !w.number);
+        let w = Wants::of("How long until a locked account unlocks?");
+        assert!(w.number && !w.contact);
+        assert_eq!(Wants::of("Is gambling allowed on work laptops?"), Wants::default());
+        let contact = Wants {
+            number: false,
+            contact: true,
+        };
+        assert_eq!(contact.met_by("Open https://password.northwind.example."), 1.0);
+        assert_eq!(contact.met_by("Call the Service Desk on extension 4357."), 1.0);
+        assert_eq!(contact.met_by("Write to it-help@northwind.example."), 1.0);
+        assert_eq!(contact.met_by("Choose a new password and confirm it."), 0.0);
+        let number = Wants {
+            number: true,
+            contact: false,
+        };
+        assert_eq!(number.met_by("Passwords expire every 180 days."), 1.0);
+        assert_eq!(number.met_by("Open https://password.northwind.example."), 0.0);
     }
 
     #[test]

@@ -31,6 +31,15 @@ enum Command {
     /// Evaluate the local configuration, log an MLflow run (params, metrics,
     /// config, KB manifest, eval reports) and register a new model version.
     Register(RegisterArgs),
+    /// Point an alias of the registered model at a version
+    /// (`helpbot alias champion 3`). Charter refuses gated aliases (`champion`,
+    /// `production`) while the promotion gate misses approvals, and says which.
+    Alias {
+        /// The alias (`champion`, `staging`, …).
+        alias: String,
+        /// The version number.
+        version: String,
+    },
     /// Measure answer latency (shipped, 1k and 10k documents), index build time and
     /// memory, and HTTP throughput under concurrent sessions.
     Bench(BenchArgs),
@@ -135,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Index => index(settings).await,
         Command::Eval(args) => eval(settings, args).await,
         Command::Register(args) => register(settings, args).await,
+        Command::Alias { alias, version } => set_alias(settings, alias, version).await,
         Command::Bench(args) => bench(settings, args).await,
     }
 }
@@ -317,7 +327,7 @@ async fn register(mut settings: Settings, args: RegisterArgs) -> anyhow::Result<
         r.version,
         r.run_id,
         r.experiment_id,
-        r.alias.map(|a| format!(", alias @{a}")).unwrap_or_default()
+        r.alias.as_ref().map(|a| format!(", alias @{a}")).unwrap_or_default()
     );
     println!(
         "  eval: hit@1 {:.3}, fact recall {:.3}, correct refusal {:.3}, PII leaks {}",
@@ -328,7 +338,29 @@ async fn register(mut settings: Settings, args: RegisterArgs) -> anyhow::Result<
     );
     let s = std::sync::Arc::new(engine);
     tokio::task::spawn_blocking(move || s.telemetry.shutdown()).await?;
+    if let Some(refused) = r.alias_refused {
+        anyhow::bail!(
+            "{} version {} is registered, but its {refused}\n  once the approvals are granted: helpbot alias {} {}",
+            settings.model_name,
+            r.version,
+            refused.alias,
+            r.version
+        );
+    }
     Ok(())
+}
+
+async fn set_alias(settings: Settings, alias: String, version: String) -> anyhow::Result<()> {
+    match helpbot::register::set_alias(&settings, &alias, &version).await? {
+        Ok(()) => {
+            println!(
+                "models:/{}@{alias} now points at version {version}",
+                settings.model_name
+            );
+            Ok(())
+        }
+        Err(refused) => anyhow::bail!("{} version {version}: {refused}", settings.model_name),
+    }
 }
 
 async fn bench(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
@@ -370,6 +402,7 @@ async fn bench(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
             http: reqwest::Client::new(),
         },
         gate: None,
+        telemetry_problem: None,
         charter_url: None,
         environment: "development".into(),
         index: helpbot::server::IndexReport {

@@ -29,9 +29,18 @@ pub enum MlflowError {
 }
 
 impl MlflowError {
-    fn code(&self) -> Option<&str> {
+    /// The server's `error_code` (`PERMISSION_DENIED`, `RESOURCE_DOES_NOT_EXIST`, …).
+    pub fn code(&self) -> Option<&str> {
         match self {
             Self::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The server's own sentence, when it answered with one.
+    pub fn server_message(&self) -> Option<&str> {
+        match self {
+            Self::Api { message, .. } => Some(message),
             _ => None,
         }
     }
@@ -141,14 +150,21 @@ impl Client {
         self.handle(url, resp).await
     }
 
-    /// The experiment's id, created if missing.
-    pub async fn experiment(&self, name: &str) -> Result<String, MlflowError> {
+    /// The experiment's id, created if missing. A new experiment is tagged
+    /// `charter.project` = `project`, which puts it in that Charter project (plain
+    /// MLflow keeps the tag as a tag).
+    pub async fn experiment(&self, name: &str, project: Option<&str>) -> Result<String, MlflowError> {
         match self.get("experiments/get-by-name", &[("experiment_name", name)]).await {
             Ok(v) => return id(&v["experiment"]["experiment_id"]),
             Err(e) if e.code() == Some("RESOURCE_DOES_NOT_EXIST") => {}
             Err(e) => return Err(e),
         }
-        let v = self.post("experiments/create", &json!({"name": name})).await?;
+        let v = self
+            .post(
+                "experiments/create",
+                &json!({"name": name, "tags": project_tags(project)}),
+            )
+            .await?;
         id(&v["experiment_id"])
     }
 
@@ -289,12 +305,18 @@ impl Client {
         .map(|_| ())
     }
 
-    /// Create the registered model unless it exists.
-    pub async fn ensure_registered_model(&self, name: &str, description: &str) -> Result<(), MlflowError> {
+    /// Create the registered model unless it exists (tagged `charter.project`, like
+    /// [`Client::experiment`]).
+    pub async fn ensure_registered_model(
+        &self,
+        name: &str,
+        description: &str,
+        project: Option<&str>,
+    ) -> Result<(), MlflowError> {
         match self
             .post(
                 "registered-models/create",
-                &json!({"name": name, "description": description}),
+                &json!({"name": name, "description": description, "tags": project_tags(project)}),
             )
             .await
         {
@@ -396,6 +418,17 @@ impl Client {
             kb_manifest_sha256: manifest.sha256,
         })
     }
+}
+
+/// The tag that names the Charter project an experiment or registered model
+/// belongs to (docs/mlflow.md); without it Charter files them in its default project.
+pub const PROJECT_TAG: &str = "charter.project";
+
+fn project_tags(project: Option<&str>) -> Vec<Value> {
+    project
+        .map(|p| json!({"key": PROJECT_TAG, "value": p}))
+        .into_iter()
+        .collect()
 }
 
 fn id(v: &Value) -> Result<String, MlflowError> {

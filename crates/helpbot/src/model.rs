@@ -56,6 +56,12 @@ pub struct GeneratorParams {
     /// Extractive: passages after the first are used when their coverage is at least
     /// this share of the first one's.
     pub secondary_ratio: f32,
+    /// Extractive: bonus for a sentence holding the kind of fact the question asks
+    /// for — a number for "how long / how many / when …", a place to go or someone
+    /// to contact (a link, an e-mail address, a phone number or extension) for "how
+    /// do I … / where … / who …". 0 (the default, and what versions registered
+    /// before this setting existed get) ranks sentences by question words alone.
+    pub fact_weight: f32,
     /// OpenAI-compatible: the model name sent in the request.
     pub model: String,
     pub temperature: f32,
@@ -76,6 +82,7 @@ impl Default for GeneratorParams {
             max_sentences: 6,
             max_words: 120,
             secondary_ratio: 1.0,
+            fact_weight: 0.0,
             model: "gpt-4o-mini".into(),
             temperature: 0.0,
             max_tokens: 400,

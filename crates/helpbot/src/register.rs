@@ -37,11 +37,51 @@ pub struct Registered {
     pub run_id: String,
     pub experiment_id: String,
     pub version: String,
+    /// The alias now pointing at the version.
     pub alias: Option<String>,
+    /// Why the alias asked for was not set (the version is registered all the same):
+    /// Charter refuses a gated alias such as `champion` while approvals are missing.
+    pub alias_refused: Option<AliasRefused>,
 }
 
+/// An alias the tracking server would not set.
+#[derive(Debug, Clone)]
+pub struct AliasRefused {
+    pub alias: String,
+    /// The server's error code (`PERMISSION_DENIED` for Charter's promotion gate).
+    pub code: Option<String>,
+    /// The server's sentence (Charter's names the missing approvals), or the error.
+    pub message: String,
+}
+
+impl std::fmt::Display for AliasRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "alias @{} was refused ({code}): {}", self.alias, self.message),
+            None => write!(f, "alias @{} was not set: {}", self.alias, self.message),
+        }
+    }
+}
+
+/// Point `alias` at `version` of the registered model; a refusal (Charter's
+/// promotion gate) comes back as [`AliasRefused`] with the server's message.
+pub async fn set_alias(settings: &Settings, alias: &str, version: &str) -> anyhow::Result<Result<(), AliasRefused>> {
+    let client = tracking(settings)?;
+    Ok(set_alias_with(&client, &settings.model_name, alias, version).await)
+}
+
+async fn set_alias_with(client: &Client, model: &str, alias: &str, version: &str) -> Result<(), AliasRefused> {
+    client.set_alias(model, alias, version).await.map_err(|e| AliasRefused {
+        alias: alias.to_owned(),
+        code: e.code().map(str::to_owned),
+        message: e.server_message().map_or_else(|| e.to_string(), str::to_owned),
+    })
+}
+
+#[expect(clippy::too_many_arguments, reason = "one run's pieces, passed once")]
 async fn log_run(
     client: &Client,
+    project: &str,
     experiment: &str,
     run_name: &str,
     engine: &Engine,
@@ -49,7 +89,7 @@ async fn log_run(
     json_path: &Path,
     html_path: &Path,
 ) -> anyhow::Result<crate::mlflow::Run> {
-    let exp = client.experiment(experiment).await?;
+    let exp = client.experiment(experiment, Some(project)).await?;
     let kb = engine.retriever.kb();
     let fingerprint = engine.config.fingerprint(&kb.manifest.sha256);
     let tags = vec![
@@ -131,12 +171,25 @@ pub async fn log_eval_run(
 ) -> anyhow::Result<String> {
     let client = tracking(settings)?;
     let name = format!("eval-{}-{}", engine.config.label, &engine.serving.fingerprint);
-    let run = log_run(&client, experiment, &name, engine, report, json_path, html_path).await?;
+    let run = log_run(
+        &client,
+        &settings.project,
+        experiment,
+        &name,
+        engine,
+        report,
+        json_path,
+        html_path,
+    )
+    .await?;
     Ok(run.run_id)
 }
 
 /// Log a run for the engine's configuration and evaluation, and register it as a
-/// new version of `settings.model_name`, optionally pointing `alias` at it.
+/// new version of `settings.model_name`, optionally pointing `alias` at it. The
+/// experiment and the registered model are put in Charter project
+/// `settings.project` (the `charter.project` tag). An alias the server refuses
+/// does not undo the registration: it is reported in [`Registered::alias_refused`].
 pub async fn register(
     settings: &Settings,
     experiment: &str,
@@ -148,12 +201,23 @@ pub async fn register(
     let client = tracking(settings)?;
     let (json_path, html_path) = write_reports(report, reports_dir)?;
     let name = format!("helpbot-{}-{}", engine.config.label, &engine.serving.fingerprint);
-    let run = log_run(&client, experiment, &name, engine, report, &json_path, &html_path).await?;
+    let run = log_run(
+        &client,
+        &settings.project,
+        experiment,
+        &name,
+        engine,
+        report,
+        &json_path,
+        &html_path,
+    )
+    .await?;
     let model = &settings.model_name;
     client
         .ensure_registered_model(
             model,
             "HelpBot, the Northwind help-desk assistant (a versioned configuration)",
+            Some(&settings.project),
         )
         .await?;
     let source = format!("{}/model", run.artifact_uri.trim_end_matches('/'));
@@ -179,13 +243,17 @@ pub async fn register(
     let version = client
         .create_model_version(model, &source, &run.run_id, &description, &tags)
         .await?;
-    if let Some(a) = alias {
-        client.set_alias(model, a, &version).await?;
+    let mut alias_refused = None;
+    if let Some(a) = alias
+        && let Err(refused) = set_alias_with(&client, model, a, &version).await
+    {
+        alias_refused = Some(refused);
     }
     Ok(Registered {
         run_id: run.run_id,
         experiment_id: run.experiment_id,
         version,
-        alias: alias.map(str::to_owned),
+        alias: alias.filter(|_| alias_refused.is_none()).map(str::to_owned),
+        alias_refused,
     })
 }

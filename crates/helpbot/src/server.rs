@@ -27,6 +27,8 @@ pub struct AppState {
     pub feedback: FeedbackSink,
     /// The start-up gate decision, when Charter was asked.
     pub gate: Option<GateReport>,
+    /// Why the trace destination would refuse HelpBot's traces, found at start-up.
+    pub telemetry_problem: Option<String>,
     pub charter_url: Option<String>,
     pub environment: String,
     pub index: IndexReport,
@@ -278,7 +280,14 @@ async fn post_feedback(State(state): State<Shared>, body: axum::body::Bytes) -> 
         Ok(f) => f,
         Err(resp) => return *resp,
     };
-    match state.feedback.record(&f).await {
+    // Export the answer's span first if the annotation API does not know it yet.
+    let flush = || {
+        let state = state.clone();
+        async move {
+            let _ = tokio::task::spawn_blocking(move || state.engine.telemetry.flush()).await;
+        }
+    };
+    match state.feedback.record(&f, flush).await {
         Ok(out) => Json(out).into_response(),
         Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_feedback", e.0),
     }
@@ -300,7 +309,7 @@ async fn get_health(State(state): State<Shared>) -> Response {
         },
         "index": state.index,
         "retrieval": {"hybrid_embeddings": e.retriever.embeddings()},
-        "telemetry": {"traces_url": e.telemetry.traces_url, "project": e.telemetry.project},
+        "telemetry": {"traces_url": e.telemetry.traces_url, "project": e.telemetry.project, "problem": state.telemetry_problem},
         "feedback": {"annotations_url": state.feedback.url.as_ref().map(|u| format!("{}/v1/span_annotations", u.trim_end_matches('/')))},
         "charter": {"url": state.charter_url, "gate": state.gate},
     }))

@@ -43,6 +43,9 @@ pub struct Settings {
     pub charter_url: Option<String>,
     /// `CHARTER_TOKEN`: an API token (`chr_…`).
     pub charter_token: Option<String>,
+    /// `CHARTER_INGEST_TOKEN`: a project ingest token (`chi_…`) for traces and
+    /// feedback sent to Charter (default: `CHARTER_TOKEN`).
+    pub charter_ingest_token: Option<String>,
     /// `MLFLOW_TRACKING_URI` (default: `CHARTER_URL`, which speaks MLflow's REST API).
     pub mlflow_uri: Option<String>,
     /// `MLFLOW_TRACKING_TOKEN` (default: `CHARTER_TOKEN`).
@@ -56,8 +59,10 @@ pub struct Settings {
     /// `HELPBOT_EMBEDDINGS_DIR`: a local Model2Vec model for hybrid retrieval (used
     /// when the model version's `retrieval.embedding_weight` > 0).
     pub embeddings_dir: Option<PathBuf>,
-    /// `HELPBOT_FEEDBACK_URL` / `HELPBOT_FEEDBACK_TOKEN`: the annotation API (default: Charter's).
+    /// `HELPBOT_FEEDBACK_URL`: the annotation API (default: Charter's).
     pub feedback_url: Option<String>,
+    /// `HELPBOT_FEEDBACK_TOKEN` as set; [`Settings::feedback_token`] adds Charter's
+    /// tokens when the annotation API is Charter.
     pub feedback_token: Option<String>,
 }
 
@@ -125,7 +130,8 @@ impl Settings {
             environment,
             embeddings_dir: var("HELPBOT_EMBEDDINGS_DIR").map(PathBuf::from),
             feedback_url: var("HELPBOT_FEEDBACK_URL").or_else(|| charter_url.clone()),
-            feedback_token: var("HELPBOT_FEEDBACK_TOKEN").or_else(|| charter_token.clone()),
+            feedback_token: var("HELPBOT_FEEDBACK_TOKEN"),
+            charter_ingest_token: var("CHARTER_INGEST_TOKEN"),
             charter_url,
             charter_token,
         })
@@ -147,6 +153,7 @@ impl Settings {
             project: "helpbot".into(),
             charter_url: None,
             charter_token: None,
+            charter_ingest_token: None,
             mlflow_uri: None,
             mlflow_token: None,
             model_name: "helpbot".into(),
@@ -172,15 +179,47 @@ impl Settings {
         }
     }
 
+    /// Whether `url` is the configured Charter (so Charter's tokens may be sent to it).
+    pub fn is_charter(&self, url: &str) -> bool {
+        self.charter_url.as_deref().is_some_and(|cu| {
+            let url = url.trim_end_matches('/');
+            url == cu || url.strip_prefix(cu).is_some_and(|rest| rest.starts_with('/'))
+        })
+    }
+
+    /// The token sent with traces and feedback to Charter: the ingest token, else
+    /// the personal one.
+    fn charter_ingest(&self) -> Option<&String> {
+        self.charter_ingest_token.as_ref().or(self.charter_token.as_ref())
+    }
+
+    /// The token for the annotation API: `HELPBOT_FEEDBACK_TOKEN`, else — when the
+    /// annotation API is Charter — Charter's ingest or personal token. A Charter
+    /// token is never sent to another service.
+    pub fn feedback_token(&self) -> Option<String> {
+        self.feedback_token.clone().or_else(|| {
+            self.feedback_url
+                .as_deref()
+                .filter(|u| self.is_charter(u))
+                .and_then(|_| self.charter_ingest().cloned())
+        })
+    }
+
     /// The telemetry settings.
     pub fn telemetry_settings(&self, service_version: &str) -> TelemetrySettings {
         let mut headers = parse_headers(&self.otlp_headers);
-        // Exporting to Charter itself: authenticate with the Charter token.
-        if let (Some(t), Some(ep), Some(cu)) = (&self.charter_token, &self.otlp_endpoint, &self.charter_url)
-            && ep.trim_end_matches('/').starts_with(cu.as_str())
-            && !headers.keys().any(|k| k.eq_ignore_ascii_case("authorization"))
-        {
-            headers.insert("authorization".into(), format!("Bearer {t}"));
+        // Exporting to Charter itself: authenticate with Charter's ingest token (its
+        // project wins) or the personal token, and name the project the way Phoenix
+        // clients do (Charter also reads the resource's `openinference.project.name`).
+        if self.otlp_endpoint.as_deref().is_some_and(|ep| self.is_charter(ep)) {
+            if let Some(t) = self.charter_ingest()
+                && !headers.keys().any(|k| k.eq_ignore_ascii_case("authorization"))
+            {
+                headers.insert("authorization".into(), format!("Bearer {t}"));
+            }
+            if !headers.keys().any(|k| k.eq_ignore_ascii_case("x-project-name")) {
+                headers.insert("x-project-name".into(), self.project.clone());
+            }
         }
         TelemetrySettings {
             endpoint: if self.telemetry {
@@ -290,4 +329,54 @@ pub fn local_serving(config: ModelConfig, uri: String, kb_sha: &str, note: Optio
         generator: config.generator.kind.as_str().to_owned(),
     };
     Chosen { config, serving }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn charter_settings() -> Settings {
+        let mut s = Settings::offline(Path::new("kb"), Path::new("data"));
+        s.telemetry = true;
+        s.charter_url = Some("http://charter:8080".into());
+        s.charter_token = Some("chr_personal".into());
+        s.otlp_endpoint = s.charter_url.clone();
+        s.feedback_url = s.charter_url.clone();
+        s.project = "helpbot".into();
+        s
+    }
+
+    #[test]
+    fn traces_and_feedback_to_charter_carry_its_token_and_the_project() {
+        let mut s = charter_settings();
+        let t = s.telemetry_settings("v1");
+        assert_eq!(t.headers["authorization"], "Bearer chr_personal");
+        assert_eq!(t.headers["x-project-name"], "helpbot");
+        assert_eq!(s.feedback_token().as_deref(), Some("chr_personal"));
+        // An ingest token wins for traces and feedback.
+        s.charter_ingest_token = Some("chi_ingest".into());
+        assert_eq!(s.telemetry_settings("v1").headers["authorization"], "Bearer chi_ingest");
+        assert_eq!(s.feedback_token().as_deref(), Some("chi_ingest"));
+        // Headers given explicitly are kept.
+        s.otlp_headers = "Authorization=Bearer%20mine,x-project-name=other".into();
+        let t = s.telemetry_settings("v1");
+        assert_eq!(t.headers["Authorization"], "Bearer mine");
+        assert_eq!(t.headers["x-project-name"], "other");
+        assert_eq!(t.headers.len(), 2);
+    }
+
+    #[test]
+    fn charter_tokens_are_not_sent_elsewhere() {
+        let mut s = charter_settings();
+        s.otlp_endpoint = Some("http://phoenix:6006".into());
+        s.feedback_url = Some("http://phoenix:6006".into());
+        assert!(s.telemetry_settings("v1").headers.is_empty());
+        assert_eq!(s.feedback_token(), None);
+        // A host that merely starts like Charter's is another host.
+        s.otlp_endpoint = Some("http://charter:80801".into());
+        assert!(!s.is_charter("http://charter:80801"));
+        assert!(s.is_charter("http://charter:8080/v1/traces"));
+        s.feedback_token = Some("phoenix-key".into());
+        assert_eq!(s.feedback_token().as_deref(), Some("phoenix-key"));
+    }
 }

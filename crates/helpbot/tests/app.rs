@@ -142,6 +142,8 @@ async fn answers_with_citations_and_exports_openinference_spans() {
     let answer = a["answer"].as_str().unwrap();
     assert!(answer.contains("[1]"), "{answer}");
     assert!(!answer.contains("jo.bloggs"), "the e-mail must not come back: {answer}");
+    // "How do I …" asks for a way to do it: the self-service page is in the answer.
+    assert!(answer.contains("https://password.northwind.example"), "{answer}");
     assert_eq!(a["redacted"], json!(["email"]));
     assert_eq!(a["citations"][0]["path"], "it-access/reset-your-password.md");
     assert!(a["citations"][0]["text"].as_str().unwrap().len() > 20);
